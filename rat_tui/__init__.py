@@ -1,0 +1,3 @@
+"""rat: a terminal data workbench over one folder (landing -> bronze -> silver -> gold)."""
+
+__version__ = "0.1.0"

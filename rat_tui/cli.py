@@ -1,0 +1,305 @@
+"""The `rat` command line: argparse subcommands -> Engine calls -> printing. No data logic here.
+
+Standard output carries data only (results, JSON); narration and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+from rat_tui import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-w",
+        "--workspace",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="the workspace folder (default: the nearest folder upward holding rat.toml)",
+    )
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors")
+
+    parser = argparse.ArgumentParser(
+        prog="rat",
+        parents=[common],
+        description="rat: a terminal data workbench. Files in landing/ -> bronze; SQL models -> silver and gold.",
+    )
+    parser.add_argument("--version", action="version", version=f"rat {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "init", parents=[common], help="create a new workspace", description="Create a new workspace from the template."
+    )
+    p.add_argument("dir", metavar="DIR", help="folder to create (may exist and be empty)")
+    p.add_argument("--demo", action="store_true", help="add the demo shop's sample data and models")
+
+    sub.add_parser(
+        "demo",
+        parents=[common],
+        help="create, build and show the demo workspace in ./rat-demo",
+        description="Create the demo workspace in ./rat-demo (or -w DIR), build it and print its status.",
+    )
+
+    p = sub.add_parser(
+        "run",
+        parents=[common],
+        help="ingest landing/ and build stale models",
+        description="Ingest what waits in landing/, then build the selected models that are stale. "
+        "Exit 0 only if every selected model built.",
+    )
+    p.add_argument(
+        "selectors",
+        nargs="*",
+        metavar="SELECTOR",
+        help="a model (orders, silver.orders), name+ (and downstream), +name (and upstream), or a layer (gold)",
+    )
+    p.add_argument("--full-refresh", action="store_true", help="rebuild the selected models even if up to date")
+
+    p = sub.add_parser(
+        "query",
+        parents=[common],
+        help="run one SQL query against the current tables",
+        description="Run SQL against the current version of every table (schemas bronze, silver, gold).",
+    )
+    p.add_argument("sql", metavar="SQL")
+    p.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the result to FILE instead of standard output")
+
+    p = sub.add_parser(
+        "status",
+        parents=[common],
+        help="tables, models and recent runs",
+        description="Every table: layer, rows, version, last build, state; and the last runs.",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("history", parents=[common], help="a table's versions, newest first")
+    p.add_argument("table", metavar="TABLE")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"rat: {message}\n")
+    sys.stderr.flush()
+
+
+def _workspace_arg(args: argparse.Namespace) -> Path | None:
+    value = getattr(args, "workspace", None)
+    return Path(value) if value else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False)) or os.environ.get("RAT_DEBUG") == "1"
+    from rat_tui.engine.errors import RatError
+
+    try:
+        handler = COMMANDS.get(args.command or "")
+        if handler is None:
+            _err("the workbench is not available yet; use `rat run`, `rat query` or `rat status` (see `rat --help`)")
+            return EXIT_USAGE
+        return handler(args)
+    except RatError as exc:
+        if debug:
+            traceback.print_exc()
+        _err(f"error: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output went away (`rat query ... | head`): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        _err(f"internal error: {type(exc).__name__}: {first}; run again with --debug for the traceback")
+        return EXIT_FAILED
+
+
+# Commands.
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from rat_tui.engine.workspace import init_workspace
+
+    root = init_workspace(Path(args.dir), demo=args.demo)
+    what = "demo workspace" if args.demo else "workspace"
+    _err(f"created {what} in {root}; next: `rat run -w {root}`")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rat_tui.engine.workspace import CONFIG_NAME, init_workspace
+
+    root = _workspace_arg(args) or Path("rat-demo")
+    if not (root / CONFIG_NAME).exists():
+        init_workspace(root, demo=True)
+        _err(f"created demo workspace in {root}")
+    args.workspace = str(root)
+    code = cmd_run(argparse.Namespace(**{**vars(args), "selectors": [], "full_refresh": False}))
+    cmd_status(argparse.Namespace(**{**vars(args), "json": False}))
+    _err(f'try: rat query -w {root} "select * from gold.daily_revenue order by 1 desc limit 10"')
+    return code
+
+
+def _engine(args: argparse.Namespace):
+    from rat_tui.engine import Engine
+
+    return Engine.open(_workspace_arg(args))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rat_tui.output import describe_event
+
+    engine = _engine(args)
+
+    def narrate(event: Any) -> None:
+        line = describe_event(event)
+        if line:
+            sys.stderr.write(line + "\n")
+
+    engine.events.subscribe(narrate)
+    try:
+        report = engine.run(args.selectors, full_refresh=args.full_refresh)
+    finally:
+        engine.close()
+    if report.status == "noop":
+        _err(f"nothing to do: no new files in landing/, every model up to date ({report.seconds:.2f}s)")
+        return EXIT_OK
+    parts = [f"{len(report.ingested)} file{'s' if len(report.ingested) != 1 else ''} ingested"]
+    if report.quarantined:
+        parts.append(f"{len(report.quarantined)} quarantined (see .rat/quarantine/)")
+    parts.append(f"{len(report.built)} model{'s' if len(report.built) != 1 else ''} built")
+    if report.up_to_date:
+        parts.append(f"{len(report.up_to_date)} up to date")
+    if report.failed:
+        parts.append(f"{len(report.failed)} failed")
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} skipped")
+    _err(f"run {report.run_id} {'FAILED' if report.failed else 'ok'}: {', '.join(parts)} ({report.seconds:.2f}s)")
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from rat_tui.engine.errors import QueryError
+    from rat_tui.engine.query import export, first_line
+
+    engine = _engine(args)
+    session = engine.query_session()
+    try:
+        if args.format == "table":
+            rel = session.sql(args.sql)
+            if rel is None:
+                return EXIT_OK
+            try:
+                rows = rel.fetchall()
+            except Exception as exc:
+                raise QueryError(first_line(exc)) from None
+            from rat_tui.output import render_table
+
+            if args.output:
+                with open(args.output, "w", encoding="utf-8") as fh:
+                    render_table(rel.columns, rows, fh)
+            else:
+                render_table(rel.columns, rows, sys.stdout)
+                sys.stdout.flush()
+            return EXIT_OK
+        if args.output:
+            count = export(session, args.sql, args.format, Path(args.output))
+            _err(f"wrote {count:,} rows to {args.output}")
+            return EXIT_OK
+        if args.format == "parquet" and sys.stdout.isatty():
+            raise QueryError("Parquet is binary; write it to a file with -o FILE or pipe it")
+        engine.ws.tmp.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=engine.ws.tmp) as tmp:
+            out = Path(tmp) / f"result.{args.format}"
+            export(session, args.sql, args.format, out)
+            sys.stdout.flush()
+            with open(out, "rb") as fh:
+                shutil.copyfileobj(fh, sys.stdout.buffer)
+            if args.format == "json":
+                sys.stdout.buffer.write(b"\n")
+            sys.stdout.flush()
+        return EXIT_OK
+    finally:
+        session.close()
+        engine.close()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rat_tui.output import render_table
+
+    engine = _engine(args)
+    try:
+        status = engine.status()
+    finally:
+        engine.close()
+    if args.json:
+        json.dump(status, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    rows = [
+        (t["name"], t["kind"], t["rows"], t["version"], (t["built_at"] or "")[:19].replace("T", " "), t["state"])
+        for t in status["tables"]
+    ]
+    sys.stdout.write(f"workspace {status['workspace']} ({status['root']})\n\n")
+    render_table(("table", "kind", "rows", "version", "built", "state"), rows, sys.stdout)
+    problems = [t for t in status["tables"] if t.get("error") and t["state"] in ("failed", "error", "skipped")]
+    for t in problems:
+        sys.stdout.write(f"\n{t['name']}: {t['error']}")
+    if problems:
+        sys.stdout.write("\n")
+    if status["runs"]:
+        run = status["runs"][0]
+        sys.stdout.write(
+            f"\nlast run {run['run_id']}: {run['status']}, {run['files_ingested'] or 0} files ingested, "
+            f"{run['models_built'] or 0} models built, {run['models_failed'] or 0} failed\n"
+        )
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from rat_tui.output import render_table
+
+    engine = _engine(args)
+    try:
+        versions = engine.history(args.table)
+    finally:
+        engine.close()
+    if args.json:
+        json.dump(versions, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        render_table(
+            ("version", "timestamp", "operation", "rows", "run"),
+            [(v["version"], v["timestamp"], v["operation"], v["rows"], v["run"]) for v in versions],
+            sys.stdout,
+        )
+    return EXIT_OK
+
+
+COMMANDS = {
+    "init": cmd_init,
+    "demo": cmd_demo,
+    "run": cmd_run,
+    "query": cmd_query,
+    "status": cmd_status,
+    "history": cmd_history,
+}

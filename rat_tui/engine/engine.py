@@ -1,0 +1,183 @@
+"""The Engine: one object the CLI and the workbench both drive. It reports only through events."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rat_tui.engine import lake
+from rat_tui.engine.events import EventBus, RunFinished, RunStarted
+from rat_tui.engine.state import State, new_run_id
+from rat_tui.engine.workspace import Workspace, WriterLock
+
+if TYPE_CHECKING:
+    from rat_tui.engine.query import Session
+
+
+@dataclass
+class RunReport:
+    """What one `rat run` did."""
+
+    run_id: str
+    status: str  # ok | failed | noop
+    ingested: list[str] = field(default_factory=list)
+    quarantined: list[tuple[str, str]] = field(default_factory=list)
+    built: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    up_to_date: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Engine:
+    """Everything that touches a workspace's data."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+        self.ws.ensure_dirs()
+        self.events = EventBus()
+        self._state: State | None = None
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> Engine:
+        return cls(Workspace.find(path))
+
+    @property
+    def state(self) -> State:
+        if self._state is None:
+            self._state = State(self.ws.state_db)
+        return self._state
+
+    def close(self) -> None:
+        if self._state is not None:
+            self._state.close()
+            self._state = None
+
+    def run(self, selectors: list[str] | None = None, full_refresh: bool = False) -> RunReport:
+        """Ingest what waits in landing/, then build the selected models that are stale."""
+        from rat_tui.engine.build import Builder
+        from rat_tui.engine.ingest import Ingestor
+        from rat_tui.engine.models import discover, plan, select
+
+        started = time.perf_counter()
+        with WriterLock(self.ws):
+            # Selectors are checked before anything is written: a typo ingests nothing.
+            models = discover(self.ws)
+            run_id = new_run_id()
+            command = "run " + " ".join(selectors or [])
+            self.state.start_run(run_id, command.strip())
+            self.events.emit(RunStarted(run_id))
+            report = RunReport(run_id, "running")
+            builder = Builder(self.ws, self.state, self.events, self.query_session)
+            try:
+                ingest = Ingestor(self.ws, self.state, self.events).run(run_id)
+                report.ingested = [f.rel for f in ingest.ingested]
+                report.quarantined = [(f.rel, why) for f, why in ingest.quarantined]
+                bronze = {t for t in lake.list_tables(self.ws) if t.startswith("bronze.")}
+                graph = plan(self.ws, models, bronze)
+                chosen = select(graph, list(selectors or []))
+                built = builder.run(graph, chosen, run_id, force=full_refresh)
+                report.built, report.failed = built.built, built.failed
+                report.skipped, report.up_to_date = built.skipped, built.up_to_date
+            except BaseException as exc:
+                self.state.finish_run(
+                    run_id, "failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                )
+                raise
+            finally:
+                builder.close()
+            did_work = report.ingested or report.quarantined or report.built or report.failed
+            report.status = "failed" if report.failed else ("ok" if did_work else "noop")
+            report.seconds = time.perf_counter() - started
+            self.state.finish_run(
+                run_id,
+                report.status,
+                files_ingested=len(report.ingested),
+                files_quarantined=len(report.quarantined),
+                models_built=len(report.built),
+                models_failed=len(report.failed),
+            )
+            self.events.emit(
+                RunFinished(
+                    run_id,
+                    report.status,
+                    len(report.ingested),
+                    len(report.quarantined),
+                    len(report.built),
+                    len(report.failed),
+                    len(report.skipped),
+                    report.seconds,
+                )
+            )
+            return report
+
+    def status(self) -> dict[str, Any]:
+        """Every table and model: layer, rows, version, last build, state; and the last runs."""
+        from rat_tui.engine.models import discover
+
+        models = discover(self.ws)
+        last = self.state.last_model_runs()
+        model_states = self.state.all_model_states()
+        tables: list[dict[str, Any]] = []
+        names = lake.list_tables(self.ws)
+        for name in sorted(set(names) | set(models), key=_layer_order):
+            info = lake.table_info(name, self.ws.table_path(name)) if name in names else None
+            run = last.get(name)
+            model = models.get(name)
+            if model is not None and model.error:
+                table_state = "error"
+            elif run is not None:
+                table_state = run["status"]
+            elif info is not None:
+                table_state = "ok"
+            else:
+                table_state = "never built"
+            entry: dict[str, Any] = {
+                "name": name,
+                "layer": name.split(".", 1)[0],
+                "kind": "bronze" if model is None else model.materialized,
+                "rows": info.rows if info else None,
+                "version": info.version if info else None,
+                "built_at": (model_states.get(name) or {}).get("built_at") or (info.updated_at if info else None),
+                "state": table_state,
+            }
+            if model is not None:
+                entry["model"] = model.path.relative_to(self.ws.root).as_posix()
+                entry["depends_on"] = list(model.depends_on)
+            if run is not None and run.get("error"):
+                entry["error"] = run["error"]
+            elif model is not None and model.error:
+                entry["error"] = model.error
+            tables.append(entry)
+        return {
+            "workspace": self.ws.settings.name,
+            "root": str(self.ws.root),
+            "tables": tables,
+            "runs": self.state.recent_runs(10),
+        }
+
+    def query_session(self) -> Session:
+        """A DuckDB session over the current version of every table, with the view models defined."""
+        from rat_tui.engine.query import Session
+
+        views = {
+            name: s["view_sql"]
+            for name, s in self.state.all_model_states().items()
+            if s["materialized"] == "view" and s["view_sql"]
+        }
+        return Session(self.ws, views)
+
+    def history(self, table: str) -> list[dict[str, Any]]:
+        from rat_tui.engine.errors import RatError
+
+        path = self.ws.table_path(table) if "." in table else None
+        if path is None or not lake.is_table(path):
+            raise RatError(f"table {table!r} does not exist; `rat status` lists the tables")
+        return lake.history(path)
+
+
+def _layer_order(name: str) -> tuple[int, str]:
+    layer = name.split(".", 1)[0]
+    return ({"bronze": 0, "silver": 1, "gold": 2}.get(layer, 3), name)

@@ -1,0 +1,88 @@
+"""Typed events the engine emits; the CLI prints them to stderr, the workbench turns them into messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of everything the engine reports."""
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    run_id: str
+
+
+@dataclass(frozen=True)
+class FileSkipped(Event):
+    """A landing file whose bytes are already in its bronze table."""
+
+    path: str
+    table: str
+
+
+@dataclass(frozen=True)
+class FileQuarantined(Event):
+    path: str
+    table: str
+    reason: str
+    moved_to: str
+
+
+@dataclass(frozen=True)
+class TableIngested(Event):
+    table: str
+    files: int
+    rows: int
+    version: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ModelStarted(Event):
+    model: str
+
+
+@dataclass(frozen=True)
+class ModelFinished(Event):
+    model: str
+    status: str  # ok | failed | skipped | up_to_date
+    rows: int | None = None
+    version: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    run_id: str
+    status: str  # ok | failed | noop
+    files_ingested: int
+    files_quarantined: int
+    models_built: int
+    models_failed: int
+    models_skipped: int
+    seconds: float
+
+
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    """Fan-out of engine events to subscribers; a failing subscriber never stops the engine."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                pass

@@ -1,0 +1,219 @@
+"""Delta tables under lake/<layer>/<table>/: read versions, commit staged files atomically, expose to DuckDB.
+
+Writers stage Parquet files inside the table's folder under fresh names; they are invisible to every
+Delta reader until `publish` adds them to the log in one commit. A crash before the commit leaves
+only unreferenced files (vacuum removes them), never a partial version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+from rat_tui.engine.workspace import LAYERS, Workspace
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One Delta table's current version, as a reader sees it."""
+
+    name: str
+    layer: str
+    path: Path
+    version: int
+    rows: int
+    files: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (name, delta type)
+    updated_at: str | None
+
+
+def is_table(path: Path) -> bool:
+    return (path / "_delta_log").is_dir()
+
+
+def list_tables(ws: Workspace) -> list[str]:
+    """`layer.table` for every Delta table in the lake, bronze first."""
+    out = []
+    for layer in LAYERS:
+        folder = ws.lake / layer
+        if folder.is_dir():
+            out.extend(f"{layer}.{p.name}" for p in sorted(folder.iterdir()) if is_table(p))
+    return out
+
+
+def latest_version(path: Path) -> int | None:
+    """The newest committed version, read from the log's file names (no table load)."""
+    log = path / "_delta_log"
+    try:
+        names = os.listdir(log)
+    except FileNotFoundError:
+        return None
+    versions = [int(n[:20]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()]
+    if not versions:
+        return None
+    # A checkpointed log may have dropped old JSON files, never the newest.
+    return max(versions)
+
+
+def open_table(path: Path) -> DeltaTable | None:
+    from deltalake import DeltaTable
+
+    if not is_table(path):
+        return None
+    return DeltaTable(str(path))
+
+
+def table_info(name: str, path: Path) -> TableInfo | None:
+    """Version, row count (from the log's statistics, no scan), files and schema."""
+    dt = open_table(path)
+    if dt is None:
+        return None
+
+    rows = count_rows(dt)
+    files = tuple(dt.file_uris())
+    columns = tuple((f.name, _type_name(f.type)) for f in dt.schema().fields)
+    updated = None
+    history = dt.history(1)
+    if history and history[0].get("timestamp"):
+        updated = datetime.fromtimestamp(history[0]["timestamp"] / 1000, UTC).isoformat(timespec="seconds")
+    return TableInfo(name, name.split(".")[0], path, dt.version(), rows, files, columns, updated)
+
+
+def count_rows(dt: DeltaTable) -> int:
+    """Rows of the current version, summed from the log's per-file statistics."""
+    import pyarrow as pa
+
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    if "num_records" not in actions.column_names or not actions.num_rows:
+        return 0
+    return int(sum(v or 0 for v in actions.column("num_records").to_pylist()))
+
+
+def _type_name(t: Any) -> str:
+    return getattr(t, "type", None) or str(t)
+
+
+def arrow_schema(dt: DeltaTable) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(dt.schema().to_arrow())
+
+
+def stage_path(table_path: Path, batch: str) -> Path:
+    """A fresh file name in the table's folder for staged data."""
+    table_path.mkdir(parents=True, exist_ok=True)
+    return table_path / f"part-{batch}-{uuid.uuid4().hex[:12]}.zstd.parquet"
+
+
+def _add_action(table_path: Path, file: Path) -> Any:
+    import pyarrow.parquet as pq
+    from deltalake.transaction import AddAction
+
+    meta = pq.read_metadata(file)
+    st = file.stat()
+    stats = {"numRecords": meta.num_rows}
+    return AddAction(
+        str(file.relative_to(table_path)), st.st_size, {}, int(st.st_mtime * 1000), True, json.dumps(stats)
+    )
+
+
+def _commit_properties(run_id: str, operation: str, written: int, total: int) -> Any:
+    from deltalake import CommitProperties
+
+    meta = {"rat.run": run_id, "rat.operation": operation, "rat.rows_written": str(written), "rat.rows": str(total)}
+    return CommitProperties(custom_metadata=meta)
+
+
+def staged_rows(files: list[Path]) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.read_metadata(f).num_rows for f in files)
+
+
+def publish(
+    table_path: Path,
+    files: list[Path],
+    schema: pa.Schema,
+    mode: str,
+    run_id: str,
+    operation: str,
+) -> int:
+    """Make staged files the table's next version in one commit; return that version.
+
+    mode "append" adds the files; "overwrite" replaces every current file. `schema` is the schema of
+    the staged files: on append, columns the table lacks are added in the same commit.
+    """
+    from deltalake import Schema, write_deltalake
+    from deltalake.transaction import create_table_with_add_actions
+
+    rows = staged_rows(files)
+    dt = open_table(table_path)
+    total = rows + (count_rows(dt) if dt is not None and mode == "append" else 0)
+    props = _commit_properties(run_id, operation, rows, total)
+    delta_schema = Schema.from_arrow(schema)
+    try:
+        if dt is None:
+            create_table_with_add_actions(
+                str(table_path),
+                delta_schema,
+                [_add_action(table_path, f) for f in files],
+                mode="error",
+                commit_properties=props,
+            )
+        elif mode == "overwrite":
+            dt.create_write_transaction(
+                [_add_action(table_path, f) for f in files],
+                mode="overwrite",
+                schema=delta_schema,
+                commit_properties=props,
+            )
+        elif set(schema.names) <= set(arrow_schema(dt).names):
+            dt.create_write_transaction(
+                [_add_action(table_path, f) for f in files],
+                mode="append",
+                schema=arrow_schema(dt),
+                commit_properties=props,
+            )
+        else:
+            # New columns: only a schema-merging write updates the table's metadata in the same commit.
+            import pyarrow.dataset as ds
+
+            reader = ds.dataset([str(f) for f in files], schema=schema, format="parquet").scanner().to_reader()
+            write_deltalake(str(table_path), reader, mode="append", schema_mode="merge", commit_properties=props)
+            for f in files:
+                f.unlink(missing_ok=True)
+    except BaseException:
+        for f in files:
+            f.unlink(missing_ok=True)
+        raise
+    version = latest_version(table_path)
+    assert version is not None
+    return version
+
+
+def history(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The table's versions, newest first, with rat's run id and row counts where rat wrote them."""
+    dt = open_table(path)
+    if dt is None:
+        return []
+    out = []
+    for h in dt.history(limit):
+        out.append(
+            {
+                "version": h.get("version"),
+                "timestamp": datetime.fromtimestamp(h["timestamp"] / 1000, UTC).isoformat(timespec="milliseconds"),
+                "operation": h.get("rat.operation") or h.get("operation"),
+                "rows": int(h["rat.rows"]) if "rat.rows" in h else None,
+                "run": h.get("rat.run"),
+            }
+        )
+    return out

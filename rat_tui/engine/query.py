@@ -1,0 +1,147 @@
+"""Query sessions: an in-memory DuckDB with schemas bronze/silver/gold and one view per table.
+
+Each view reads exactly the Parquet files of its table's current Delta version, fixed when the view
+is made, so a query sees whole versions only while writers go on committing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rat_tui.engine import lake
+from rat_tui.engine.errors import QueryError
+from rat_tui.engine.workspace import LAYERS, Workspace
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def qualified(name: str) -> str:
+    layer, table = name.split(".", 1)
+    return f"{quote_ident(layer)}.{quote_ident(table)}"
+
+
+def first_line(exc: BaseException) -> str:
+    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection under the workspace's memory limit, spilling into .rat/tmp."""
+    import duckdb
+
+    ws.tmp.mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {
+        "memory_limit": ws.settings.memory_limit,
+        "temp_directory": str(ws.tmp),
+    }
+    if ws.settings.threads:
+        config["threads"] = ws.settings.threads
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+class Session:
+    """One DuckDB connection with a view per lake table; `refresh` moves a view to the newest version."""
+
+    def __init__(self, ws: Workspace, view_models: dict[str, str] | None = None) -> None:
+        self.ws = ws
+        self.con = connect(ws)
+        for layer in LAYERS:
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(layer)}")
+        self.versions: dict[str, int] = {}
+        for name in lake.list_tables(ws):
+            self.refresh(name)
+        if view_models:
+            self._define_views(view_models)
+
+    def _define_views(self, views: dict[str, str]) -> None:
+        """Views may read each other: define them until no more succeed. Defined after the tables, a
+        view replaces a table left by the model's earlier `materialized = "table"`."""
+        pending = dict(views)
+        while pending:
+            progressed = False
+            for name, sql in list(pending.items()):
+                try:
+                    self.define_view(name, sql)
+                except QueryError:
+                    continue
+                pending.pop(name)
+                progressed = True
+            if not progressed:
+                break
+
+    def define_view(self, name: str, sql: str) -> None:
+        try:
+            self.con.execute(f"CREATE OR REPLACE VIEW {qualified(name)} AS {strip_sql(sql)}")
+        except Exception as exc:  # duckdb.Error
+            raise QueryError(first_line(exc)) from None
+
+    def refresh(self, name: str) -> None:
+        """(Re)point the view of one lake table at its current version."""
+        from deltalake import DeltaTable
+
+        path = self.ws.table_path(name)
+        dt = DeltaTable(str(path))
+        files = dt.file_uris()
+        schema = lake.arrow_schema(dt)
+        target = qualified(name)
+        if files:
+            cols = ", ".join(quote_ident(c) for c in schema.names)
+            listing = ", ".join(quote_str(f) for f in files)
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {target} AS SELECT {cols} FROM read_parquet([{listing}], union_by_name = true)"
+            )
+        else:
+            empty = f"__rat_empty_{name.replace('.', '__')}"
+            self.con.register(empty, schema.empty_table())
+            self.con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {quote_ident(empty)}")
+        self.versions[name] = dt.version()
+
+    def sql(self, sql: str) -> duckdb.DuckDBPyRelation | None:
+        try:
+            return self.con.sql(sql)
+        except Exception as exc:  # duckdb.Error and friends
+            raise QueryError(first_line(exc)) from None
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def strip_sql(sql: str) -> str:
+    """A model's SQL ready to be nested: no trailing semicolons; a newline keeps a trailing -- comment closed."""
+    text = sql.rstrip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    return text + "\n"
+
+
+def export(session: Session, sql: str, fmt: str, out: Path) -> int:
+    """Write a query's result to `out` as csv, json (an array of objects) or parquet; return rows."""
+    rel = session.sql(sql)
+    if rel is None:
+        raise QueryError("the statement returns no rows to write; use a SELECT")
+    options = {
+        "csv": "FORMAT csv, HEADER true",
+        "json": "FORMAT json, ARRAY true",
+        "parquet": "FORMAT parquet, COMPRESSION zstd",
+    }[fmt]
+    view = "__rat_result"
+    try:
+        rel.create_view(view, replace=True)
+        row = session.con.execute(f"COPY (SELECT * FROM {view}) TO {quote_str(str(out))} ({options})").fetchone()
+    except Exception as exc:  # duckdb.Error
+        raise QueryError(first_line(exc)) from None
+    finally:
+        session.con.execute(f"DROP VIEW IF EXISTS {view}")
+    return int(row[0]) if row else 0

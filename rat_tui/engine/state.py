@@ -1,0 +1,214 @@
+"""Engine state in `.rat/state.sqlite` (WAL): runs, model builds, the ingested-file ledger."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,           -- running | ok | failed | noop
+    command TEXT,
+    files_ingested INTEGER DEFAULT 0,
+    files_quarantined INTEGER DEFAULT 0,
+    models_built INTEGER DEFAULT 0,
+    models_failed INTEGER DEFAULT 0,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS model_runs (
+    run_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,           -- ok | failed | skipped
+    rows_out INTEGER,
+    version INTEGER,
+    error TEXT,
+    PRIMARY KEY (run_id, model)
+);
+CREATE TABLE IF NOT EXISTS model_state (
+    model TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    inputs TEXT NOT NULL,           -- JSON {table: version} the last good build read
+    materialized TEXT NOT NULL,
+    view_sql TEXT,                  -- for views: the SQL the session defines
+    built_at TEXT NOT NULL,
+    run_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ingested_files (
+    table_name TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    path TEXT NOT NULL,             -- relative to landing/
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    status TEXT NOT NULL,           -- ingested | quarantined
+    batch_id TEXT,
+    rows INTEGER,
+    reason TEXT,
+    run_id TEXT,
+    at TEXT NOT NULL,
+    PRIMARY KEY (table_name, hash)
+);
+CREATE INDEX IF NOT EXISTS ingested_files_path ON ingested_files (path, size, mtime_ns);
+CREATE TABLE IF NOT EXISTS seen_files (
+    path TEXT PRIMARY KEY,          -- relative to landing/; a file whose size and mtime match is not hashed again
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+"""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def new_run_id() -> str:
+    """Sortable and unique enough for one workspace: UTC time to the microsecond."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    table_name: str
+    path: str
+    status: str
+    batch_id: str | None
+    reason: str | None
+
+
+class State:
+    """A connection to state.sqlite; each process opens its own."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # Runs.
+    def start_run(self, run_id: str, command: str) -> None:
+        self.db.execute(
+            "INSERT INTO runs (run_id, started_at, status, command) VALUES (?, ?, 'running', ?)",
+            (run_id, now_iso(), command),
+        )
+
+    def finish_run(self, run_id: str, status: str, **counts: Any) -> None:
+        cols = ", ".join(f"{k} = ?" for k in counts)
+        sets = "finished_at = ?, status = ?" + (", " + cols if cols else "")
+        self.db.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", (now_iso(), status, *counts.values(), run_id))
+
+    def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(r) for r in rows]
+
+    # Model builds.
+    def record_model_run(
+        self,
+        run_id: str,
+        model: str,
+        started_at: str,
+        status: str,
+        rows_out: int | None = None,
+        version: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO model_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, model, started_at, now_iso(), status, rows_out, version, error),
+        )
+
+    def last_model_runs(self) -> dict[str, dict[str, Any]]:
+        """The newest build record per model (skips included)."""
+        rows = self.db.execute(
+            """SELECT m.* FROM model_runs m
+               JOIN (SELECT model, max(run_id) AS run_id FROM model_runs GROUP BY model) last
+               USING (model, run_id)"""
+        ).fetchall()
+        return {r["model"]: dict(r) for r in rows}
+
+    def model_state(self, model: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM model_state WHERE model = ?", (model,)).fetchone()
+        if row is None:
+            return None
+        out = dict(row)
+        out["inputs"] = json.loads(out["inputs"])
+        return out
+
+    def all_model_states(self) -> dict[str, dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM model_state").fetchall()
+        return {r["model"]: {**dict(r), "inputs": json.loads(r["inputs"])} for r in rows}
+
+    def set_model_state(
+        self, model: str, fingerprint: str, inputs: dict[str, int], materialized: str, view_sql: str | None, run_id: str
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO model_state VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (model, fingerprint, json.dumps(inputs, sort_keys=True), materialized, view_sql, now_iso(), run_id),
+        )
+
+    # The ledger of landing files.
+    def known_hash(self, path: str, size: int, mtime_ns: int) -> str | None:
+        """The content hash of a landing file seen before with the same size and mtime."""
+        row = self.db.execute(
+            "SELECT hash FROM seen_files WHERE path = ? AND size = ? AND mtime_ns = ?", (path, size, mtime_ns)
+        ).fetchone()
+        return row[0] if row else None
+
+    def remember_hash(self, path: str, size: int, mtime_ns: int, digest: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO seen_files VALUES (?, ?, ?, ?)", (path, size, mtime_ns, digest))
+
+    def ledger_has(self, table_name: str, digest: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM ingested_files WHERE table_name = ? AND hash = ?", (table_name, digest)
+        ).fetchone()
+        return row is not None
+
+    def record_files(self, rows: list[tuple]) -> None:
+        """Ledger rows: (table, hash, path, size, mtime_ns, status, batch_id, rows, reason, run_id)."""
+        at = now_iso()
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*r, at) for r in rows],
+            )
+
+    def ledger(self) -> list[LedgerEntry]:
+        rows = self.db.execute(
+            "SELECT table_name, path, status, batch_id, reason FROM ingested_files ORDER BY at"
+        ).fetchall()
+        return [LedgerEntry(*r) for r in rows]
+
+    def transaction(self) -> _Tx:
+        return _Tx(self.db)
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        for attempt in range(50):
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.1)
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

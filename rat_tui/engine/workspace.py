@@ -1,0 +1,237 @@
+"""The workspace: its folders, its rat.toml settings and the writer lock."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from rat_tui.engine.errors import LockedError, WorkspaceError
+
+CONFIG_NAME = "rat.toml"
+LAYERS = ("bronze", "silver", "gold")
+MODEL_LAYERS = ("silver", "gold")
+
+_MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)\s*$", re.IGNORECASE)
+
+
+def default_memory_limit() -> str:
+    """Half the machine's RAM: DuckDB spills past it, and the UI and polars keep room."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(1, total // 2 // 2**20)}MB"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What rat.toml says, with defaults filled in."""
+
+    name: str
+    memory_limit: str
+    threads: int | None = None
+    raw: dict = field(default_factory=dict)
+
+
+def _toml_error_line(text: str, exc: tomllib.TOMLDecodeError) -> str:
+    # tomllib puts "(at line N, column M)" in its message; keep it, it is the useful part.
+    return str(exc)
+
+
+def load_settings(root: Path) -> Settings:
+    """Read and validate rat.toml; raise WorkspaceError naming the file and line."""
+    path = root / CONFIG_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WorkspaceError(f"{path}: not found; create it with `rat init {root}`") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkspaceError(f"{path}: cannot be read ({exc})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkspaceError(
+            f"{path}: invalid TOML: {_toml_error_line(text, exc)}; fix the file and run again"
+        ) from None
+
+    def bad(key: str, why: str) -> WorkspaceError:
+        return WorkspaceError(f"{path}: setting `{key}` {why}")
+
+    name = raw.get("name", root.name)
+    if not isinstance(name, str) or not name.strip():
+        raise bad("name", "must be a non-empty string")
+    memory = raw.get("memory_limit", default_memory_limit())
+    if not isinstance(memory, str) or not _MEMORY_RE.match(memory):
+        raise bad("memory_limit", f'must be a size like "4GB" or "512MB", not {memory!r}')
+    threads = raw.get("threads")
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise bad("threads", f"must be a positive integer, not {threads!r}")
+    return Settings(name=name, memory_limit=memory.replace(" ", ""), threads=threads, raw=raw)
+
+
+class Workspace:
+    """A folder holding rat.toml, landing/, models/, lake/ and .rat/."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.settings = load_settings(self.root)
+
+    # Folders the user owns.
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def lake(self) -> Path:
+        return self.root / "lake"
+
+    # Folders rat owns.
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".rat"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.state_dir / "quarantine"
+
+    @property
+    def tmp(self) -> Path:
+        return self.state_dir / "tmp"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def state_db(self) -> Path:
+        return self.state_dir / "state.sqlite"
+
+    def table_path(self, name: str) -> Path:
+        layer, table = name.split(".", 1)
+        return self.lake / layer / table
+
+    def ensure_dirs(self) -> None:
+        for path in (
+            self.landing,
+            self.models / "silver",
+            self.models / "gold",
+            self.lake,
+            self.state_dir,
+            self.tmp,
+            self.logs,
+        ):
+            path.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> Workspace:
+        """The workspace at `start`, or the nearest folder upward holding rat.toml."""
+        if start is not None:
+            start = Path(start)
+            if not start.is_dir():
+                raise WorkspaceError(f"{start}: no such folder; create a workspace with `rat init {start}`")
+            if not (start / CONFIG_NAME).is_file():
+                raise WorkspaceError(
+                    f"{start}: not a rat workspace (no {CONFIG_NAME}); create one with `rat init {start}`"
+                )
+            return cls(start)
+        here = Path.cwd().resolve()
+        for folder in (here, *here.parents):
+            if (folder / CONFIG_NAME).is_file():
+                return cls(folder)
+        raise WorkspaceError(
+            f"no {CONFIG_NAME} in {here} or any folder above it; pass -w DIR or create a workspace with `rat init DIR`"
+        )
+
+
+def _copy_tree(source, dest: Path) -> None:
+    """Copy a package resource folder into dest, keeping files that already exist."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        if entry.name in ("__pycache__",) or entry.name.endswith(".pyc"):
+            continue
+        target = dest / entry.name
+        if entry.is_dir():
+            _copy_tree(entry, target)
+        elif not target.exists():
+            with resources.as_file(entry) as src:
+                shutil.copyfile(src, target)
+
+
+def init_workspace(root: Path, demo: bool = False) -> Path:
+    """Create a workspace from the template; with demo, add the sample data and models."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise WorkspaceError(f"{root}: exists and is not a folder; choose another path")
+    if (root / CONFIG_NAME).exists():
+        raise WorkspaceError(f"{root}: already a rat workspace ({CONFIG_NAME} exists); use it with `rat run -w {root}`")
+    package = resources.files("rat_tui")
+    _copy_tree(package / "workspace_template", root)
+    # A wheel cannot carry empty folders, so the layout's folders are made here.
+    for sub in ("landing", "models/silver", "models/gold"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    gitignore = root / "gitignore.template"
+    if gitignore.exists():
+        gitignore.replace(root / ".gitignore")
+    if demo:
+        sample = package / "sample_data"
+        _copy_tree(sample / "landing", root / "landing")
+        _copy_tree(sample / "models", root / "models")
+    text = (root / CONFIG_NAME).read_text(encoding="utf-8")
+    (root / CONFIG_NAME).write_text(
+        text.replace('name = "my-lake"', f'name = "{_toml_str(root.resolve().name)}"'), encoding="utf-8"
+    )
+    return root
+
+
+def _toml_str(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class WriterLock:
+    """`.rat/lock`: one writing process per workspace (an flock, so a dead holder frees it)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.path = workspace.state_dir / "lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise LockedError(
+                f"{self.path}: another rat process (pid {holder}) is writing to this workspace; "
+                "wait for it to finish or stop it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            import fcntl
+
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> WriterLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,73 @@
+"""Text rendering for the command line: aligned tables and one-line engine event reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+from rat_tui.engine import events as ev
+
+MAX_CELL = 40
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        text = (
+            f"{value:.6g}"
+            if abs(value) >= 1e15 or (value and abs(value) < 1e-4)
+            else f"{value:,.2f}".rstrip("0").rstrip(".")
+        )
+        return text.replace(",", "")
+    text = str(value).replace("\n", "\\n").replace("\t", " ")
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def render_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO) -> int:
+    """Write rows as an aligned text table (numbers right-aligned); return the row count."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [len(c) for c in columns]
+    for row in cells:
+        for i, v in enumerate(row):
+            widths[i] = max(widths[i], len(v))
+    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for row in cells:
+        out.write(
+            "  ".join(
+                v.rjust(w) if _looks_numeric(v) else v.ljust(w) for v, w in zip(row, widths, strict=True)
+            ).rstrip()
+            + "\n"
+        )
+    return len(cells)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def describe_event(event: ev.Event) -> str | None:
+    """One line for stderr per engine event worth narrating."""
+    if isinstance(event, ev.TableIngested):
+        return (
+            f"ingested {event.table}: {event.files} file{'s' if event.files != 1 else ''}, "
+            f"{event.rows:,} rows (version {event.version}, {event.seconds:.2f}s)"
+        )
+    if isinstance(event, ev.FileQuarantined):
+        return f"quarantined landing/{event.path} -> {event.moved_to}: {event.reason}"
+    if isinstance(event, ev.FileSkipped):
+        return f"skipped landing/{event.path}: the same bytes are already in {event.table}"
+    if isinstance(event, ev.ModelFinished):
+        if event.status == "ok":
+            rows = f"{event.rows:,} rows, version {event.version}" if event.rows is not None else "view"
+            return f"built {event.model}: {rows} ({event.seconds:.2f}s)"
+        if event.status == "failed":
+            return f"FAILED {event.model}: {event.error}"
+        if event.status == "skipped":
+            return f"skipped {event.model}: {event.error}"
+    return None
