@@ -199,7 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     from rat_tui.engine.errors import QueryError
-    from rat_tui.engine.query import export, first_line
+    from rat_tui.engine.query import export, query_error_text
 
     engine = _engine(args)
     session = engine.query_session()
@@ -211,7 +211,7 @@ def cmd_query(args: argparse.Namespace) -> int:
             try:
                 rows = rel.fetchall()
             except Exception as exc:
-                raise QueryError(first_line(exc)) from None
+                raise QueryError(query_error_text(exc)) from None
             from rat_tui.output import render_table
 
             if args.output:

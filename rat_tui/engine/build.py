@@ -157,10 +157,6 @@ class Builder:
             return None, None, body
         # Describe first: it checks the SQL and lists the columns to cast into Delta-safe types.
         described = session.con.execute(f"DESCRIBE SELECT * FROM (\n{body})").fetchall()
-        names = [r[0] for r in described]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"the result has more than one column named {dupes[0]!r}; give each column its own alias")
         select = ", ".join(
             f"CAST({quote_ident(n)} AS {fix}) AS {quote_ident(n)}" if (fix := _delta_safe_type(t)) else quote_ident(n)
             for n, t, *_ in described

@@ -143,11 +143,18 @@ def _sniff_csv(path: Path) -> dict[str, Any]:
 
     con = duckdb.connect()
     try:
-        row = con.execute(
-            "SELECT Delimiter, Quote, HasHeader FROM sniff_csv(?, sample_size = 20480)", [str(path)]
-        ).fetchone()
-    except duckdb.Error as exc:
-        raise UnreadableFile(f"not a readable CSV file ({_first_line(exc)})") from None
+        row = None
+        for encoding in ("utf-8", "latin-1"):  # an old ERP's Latin-1 export should load, not be refused
+            try:
+                row = con.execute(
+                    "SELECT Delimiter, Quote, HasHeader FROM sniff_csv(?, sample_size = 20480, encoding = ?)",
+                    [str(path), encoding],
+                ).fetchone()
+                break
+            except duckdb.Error as exc:
+                error = exc
+        if row is None:
+            raise UnreadableFile(f"not a readable CSV file ({_first_line(error)})")
     finally:
         con.close()
     assert row is not None
@@ -235,7 +242,7 @@ def _read_json(path: Path, ext: str, compressed: bool, lazy: bool, infer: int | 
 # Conforming types to what a Delta table can hold.
 
 
-def delta_dtype(dtype: pl.DataType) -> pl.DataType:
+def delta_dtype(dtype: Any) -> Any:
     """The nearest type Delta Lake stores for a polars type."""
     import polars as pl
 
@@ -277,6 +284,7 @@ def _unify(schemas: list[dict[str, Any]]) -> dict[str, Any]:
             if name not in out or out[name] == dtype:
                 out[name] = dtype
                 continue
+            joined: Any
             try:
                 joined = pl.concat(
                     [pl.DataFrame(schema={name: out[name]}), pl.DataFrame(schema={name: dtype})], how="vertical_relaxed"

@@ -42,7 +42,7 @@ def is_table(path: Path) -> bool:
 
 def list_tables(ws: Workspace) -> list[str]:
     """`layer.table` for every Delta table in the lake, bronze first."""
-    out = []
+    out: list[str] = []
     for layer in LAYERS:
         folder = ws.lake / layer
         if folder.is_dir():

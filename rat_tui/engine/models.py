@@ -69,7 +69,10 @@ def parse_header(path: Path, text: str) -> dict[str, Any]:
         header_line = text[: m.start("body")].count("\n") + 1
         msg = str(exc)
         lm = re.search(r"at line (\d+)", msg)
-        line = header_line + int(lm.group(1)) - 1 if lm else header_line
+        if lm:
+            line = header_line + int(lm.group(1)) - 1
+        else:  # "at end of document": something left open; point at the comment's end
+            line = text[: m.end("body")].count("\n") + 1
         raise ModelError(
             f"{path}:{line}: invalid rat header: {msg.split(' (at line')[0]}; fix the TOML in the /* rat */ block"
         ) from None

@@ -35,6 +35,18 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def query_error_text(exc: BaseException) -> str:
+    """DuckDB's message in one line, with its suggestion and a pointer to the table list."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    hint = next((ln for ln in lines[1:] if ln.startswith("Did you mean")), None)
+    if hint:
+        text = f"{text} {hint}"
+    if "Catalog Error" in text:
+        text += "; `rat status` lists the tables"
+    return text
+
+
 def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection under the workspace's memory limit, spilling into .rat/tmp."""
     import duckdb
@@ -85,7 +97,7 @@ class Session:
         try:
             self.con.execute(f"CREATE OR REPLACE VIEW {qualified(name)} AS {strip_sql(sql)}")
         except Exception as exc:  # duckdb.Error
-            raise QueryError(first_line(exc)) from None
+            raise QueryError(query_error_text(exc)) from None
 
     def refresh(self, name: str) -> None:
         """(Re)point the view of one lake table at its current version."""
@@ -112,7 +124,7 @@ class Session:
         try:
             return self.con.sql(sql)
         except Exception as exc:  # duckdb.Error and friends
-            raise QueryError(first_line(exc)) from None
+            raise QueryError(query_error_text(exc)) from None
 
     def close(self) -> None:
         self.con.close()
@@ -141,7 +153,7 @@ def export(session: Session, sql: str, fmt: str, out: Path) -> int:
         rel.create_view(view, replace=True)
         row = session.con.execute(f"COPY (SELECT * FROM {view}) TO {quote_str(str(out))} ({options})").fetchone()
     except Exception as exc:  # duckdb.Error
-        raise QueryError(first_line(exc)) from None
+        raise QueryError(query_error_text(exc)) from None
     finally:
         session.con.execute(f"DROP VIEW IF EXISTS {view}")
     return int(row[0]) if row else 0

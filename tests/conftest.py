@@ -1,0 +1,62 @@
+"""Shared fixtures: real workspaces in tmp folders, the real `rat` executable, real DuckDB/Delta."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rat_tui.engine import Engine
+from rat_tui.engine.workspace import init_workspace
+
+RAT = str(Path(sys.executable).parent / "rat")
+
+
+def run_rat(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the installed `rat` command as a user would; returns the completed process."""
+    return subprocess.run([RAT, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    """An empty workspace."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    return root
+
+
+@pytest.fixture
+def engine(ws: Path) -> Callable[[], Engine]:
+    """A factory of engines on `ws` (a fresh one per call, like separate `rat` invocations)."""
+    opened: list[Engine] = []
+
+    def make() -> Engine:
+        e = Engine.open(ws)
+        opened.append(e)
+        return e
+
+    yield make
+    for e in opened:
+        e.close()
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def query(e: Engine, sql: str) -> list[tuple]:
+    session = e.query_session()
+    try:
+        rel = session.sql(sql)
+        assert rel is not None
+        return rel.fetchall()
+    finally:
+        session.close()
