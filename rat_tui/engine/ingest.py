@@ -141,23 +141,25 @@ def file_digest(path: Path) -> str:
 def _sniff_csv(path: Path) -> dict[str, Any]:
     import duckdb
 
-    con = duckdb.connect()
-    try:
-        row = None
-        for encoding in ("utf-8", "latin-1"):  # an old ERP's Latin-1 export should load, not be refused
-            try:
-                row = con.execute(
+    from rat_tui.engine.query import scratch
+
+    row = None
+    error: Exception | None = None
+    for encoding in ("utf-8", "latin-1"):  # an old ERP's Latin-1 export should load, not be refused
+        try:
+            row = (
+                scratch()
+                .execute(
                     "SELECT Delimiter, Quote, HasHeader FROM sniff_csv(?, sample_size = 20480, encoding = ?)",
                     [str(path), encoding],
-                ).fetchone()
-                break
-            except duckdb.Error as exc:
-                error = exc
-        if row is None:
-            raise UnreadableFile(f"not a readable CSV file ({_first_line(error)})")
-    finally:
-        con.close()
-    assert row is not None
+                )
+                .fetchone()
+            )
+            break
+        except duckdb.Error as exc:
+            error = exc
+    if row is None:
+        raise UnreadableFile(f"not a readable CSV file ({_first_line(error or ValueError('no dialect'))})")
     delimiter, quote, header = row
     quote = quote if quote and len(quote) == 1 else '"'
     if len(delimiter) != 1:

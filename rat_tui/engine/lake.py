@@ -155,12 +155,12 @@ def publish(
     from deltalake import Schema, write_deltalake
     from deltalake.transaction import create_table_with_add_actions
 
-    rows = staged_rows(files)
-    dt = open_table(table_path)
-    total = rows + (count_rows(dt) if dt is not None and mode == "append" else 0)
-    props = _commit_properties(run_id, operation, rows, total)
-    delta_schema = Schema.from_arrow(schema)
     try:
+        rows = staged_rows(files)
+        dt = open_table(table_path)
+        total = rows + (count_rows(dt) if dt is not None and mode == "append" else 0)
+        props = _commit_properties(run_id, operation, rows, total)
+        delta_schema = Schema.from_arrow(schema)
         if dt is None:
             create_table_with_add_actions(
                 str(table_path),

@@ -104,13 +104,9 @@ def line_of(sql: str, offset: int) -> int:
 
 def sql_dependencies(sql: str, where: str) -> tuple[str, ...]:
     """The `<layer>.<table>` names a SELECT reads; raise ModelError on a parse error or a bare name."""
-    import duckdb
+    from rat_tui.engine.query import scratch
 
-    con = duckdb.connect()
-    try:
-        raw = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]  # type: ignore[index]
-    finally:
-        con.close()
+    raw = scratch().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]  # type: ignore[index]
     tree = json.loads(raw)
     if tree.get("error"):
         message = str(tree.get("error_message", "syntax error")).strip()

@@ -6,6 +6,7 @@ is made, so a query sees whole versions only while writers go on committing.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,24 @@ def query_error_text(exc: BaseException) -> str:
     if "Catalog Error" in text:
         text += "; `rat status` lists the tables"
     return text
+
+
+_scratch = threading.local()
+
+
+def scratch() -> duckdb.DuckDBPyConnection:
+    """A small in-memory connection per thread for parsing SQL and sniffing files (no tables, no data).
+
+    Opening a DuckDB connection costs tens of milliseconds; models and landing files are many.
+    """
+    con = getattr(_scratch, "con", None)
+    if con is None:
+        import duckdb
+
+        con = duckdb.connect(":memory:", config={"threads": 1})
+        con.execute("SET enable_progress_bar = false")
+        _scratch.con = con
+    return con
 
 
 def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
@@ -139,21 +158,30 @@ def strip_sql(sql: str) -> str:
 
 
 def export(session: Session, sql: str, fmt: str, out: Path) -> int:
-    """Write a query's result to `out` as csv, json (an array of objects) or parquet; return rows."""
-    rel = session.sql(sql)
-    if rel is None:
-        raise QueryError("the statement returns no rows to write; use a SELECT")
+    """Write a query's result to `out` as csv, json (an array of objects) or parquet; return rows.
+
+    A single query is streamed by DuckDB's COPY; anything else (several statements, SHOW, PRAGMA)
+    runs first and its last result is written.
+    """
     options = {
         "csv": "FORMAT csv, HEADER true",
         "json": "FORMAT json, ARRAY true",
         "parquet": "FORMAT parquet, COMPRESSION zstd",
     }[fmt]
-    view = "__rat_result"
+    target = quote_str(str(out))
     try:
-        rel.create_view(view, replace=True)
-        row = session.con.execute(f"COPY (SELECT * FROM {view}) TO {quote_str(str(out))} ({options})").fetchone()
+        row = session.con.execute(f"COPY ({strip_sql(sql)}) TO {target} ({options})").fetchone()
+        return int(row[0]) if row else 0
+    except Exception:  # not a plain query: run it, then write its result
+        pass
+    rel = session.sql(sql)
+    if rel is None:
+        raise QueryError("the statement returns no rows to write; use a SELECT")
+    try:
+        session.con.register("__rat_result", rel.to_arrow_table())
+        row = session.con.execute(f"COPY (FROM __rat_result) TO {target} ({options})").fetchone()
     except Exception as exc:  # duckdb.Error
         raise QueryError(query_error_text(exc)) from None
     finally:
-        session.con.execute(f"DROP VIEW IF EXISTS {view}")
+        session.con.unregister("__rat_result")
     return int(row[0]) if row else 0
