@@ -193,8 +193,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         parts.append(f"{len(report.failed)} failed")
     if report.skipped:
         parts.append(f"{len(report.skipped)} skipped")
-    _err(f"run {report.run_id} {'FAILED' if report.failed else 'ok'}: {', '.join(parts)} ({report.seconds:.2f}s)")
-    return EXIT_FAILED if report.failed else EXIT_OK
+    verdict = "FAILED" if report.status == "failed" else "ok"
+    _err(f"run {report.run_id} {verdict}: {', '.join(parts)} ({report.seconds:.2f}s)")
+    return EXIT_FAILED if report.status == "failed" else EXIT_OK
 
 
 def cmd_query(args: argparse.Namespace) -> int:

@@ -59,7 +59,10 @@ def describe_event(event: ev.Event) -> str | None:
             f"{event.rows:,} rows (version {event.version}, {event.seconds:.2f}s)"
         )
     if isinstance(event, ev.FileQuarantined):
-        return f"quarantined landing/{event.path} -> {event.moved_to}: {event.reason}"
+        return (
+            f"quarantined landing/{event.path} -> {event.moved_to}: {event.reason}; "
+            "fix the file and drop it into landing/ again"
+        )
     if isinstance(event, ev.FileSkipped):
         return f"skipped landing/{event.path}: the same bytes are already in {event.table}"
     if isinstance(event, ev.ModelFinished):

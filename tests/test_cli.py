@@ -180,3 +180,20 @@ def test_importing_the_cli_stays_light() -> None:
 
 def test_rat_executable_is_installed() -> None:
     assert Path(RAT).exists()
+
+
+def test_a_quarantined_file_makes_the_run_exit_nonzero_once(tmp_path: Path) -> None:
+    root = tmp_path / "w"
+    run_rat("init", str(root))
+    write(root / "landing" / "good.csv", "id\n1\n")
+    write(root / "landing" / "bad.json", "{not json")
+    proc = run_rat("run", "-w", str(root))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("quarantined landing/bad.json"))
+    assert ".rat/quarantine/" in line and "drop it into landing/ again" in line
+    assert "1 file ingested, 1 quarantined" in proc.stderr
+    assert run_rat("run", "-w", str(root)).returncode == 0  # nothing new: the bad file is not retried
+    assert run_rat("query", "-w", str(root), "select id from bronze.good", "--format", "csv").stdout.split() == [
+        "id",
+        "1",
+    ]

@@ -63,8 +63,9 @@ class Engine:
 
         started = time.perf_counter()
         with WriterLock(self.ws):
-            # Selectors are checked before anything is written: a typo ingests nothing.
             models = discover(self.ws)
+            # Selectors are checked before anything is written: a typo ingests nothing.
+            select(plan(self.ws, models, self._bronze_tables()), list(selectors or []))
             run_id = new_run_id()
             command = "run " + " ".join(selectors or [])
             self.state.start_run(run_id, command.strip())
@@ -75,8 +76,7 @@ class Engine:
                 ingest = Ingestor(self.ws, self.state, self.events).run(run_id)
                 report.ingested = [f.rel for f in ingest.ingested]
                 report.quarantined = [(f.rel, why) for f, why in ingest.quarantined]
-                bronze = {t for t in lake.list_tables(self.ws) if t.startswith("bronze.")}
-                graph = plan(self.ws, models, bronze)
+                graph = plan(self.ws, models, self._bronze_tables())
                 chosen = select(graph, list(selectors or []))
                 built = builder.run(graph, chosen, run_id, force=full_refresh)
                 report.built, report.failed = built.built, built.failed
@@ -89,7 +89,8 @@ class Engine:
             finally:
                 builder.close()
             did_work = report.ingested or report.quarantined or report.built or report.failed
-            report.status = "failed" if report.failed else ("ok" if did_work else "noop")
+            # A quarantined file is bad input: the run says so with its exit code, like a failed model.
+            report.status = "failed" if report.failed or report.quarantined else ("ok" if did_work else "noop")
             report.seconds = time.perf_counter() - started
             self.state.finish_run(
                 run_id,
@@ -113,6 +114,9 @@ class Engine:
             )
             return report
 
+    def _bronze_tables(self) -> set[str]:
+        return {t for t in lake.list_tables(self.ws) if t.startswith("bronze.")}
+
     def status(self) -> dict[str, Any]:
         """Every table and model: layer, rows, version, last build, state; and the last runs."""
         from rat_tui.engine.models import discover
@@ -126,8 +130,11 @@ class Engine:
             info = lake.table_info(name, self.ws.table_path(name)) if name in names else None
             run = last.get(name)
             model = models.get(name)
+            layer = name.split(".", 1)[0]
             if model is not None and model.error:
                 table_state = "error"
+            elif model is None and layer != "bronze":
+                table_state = "no model"  # its model file was removed; the table stays until dropped
             elif run is not None:
                 table_state = run["status"]
             elif info is not None:
@@ -136,8 +143,8 @@ class Engine:
                 table_state = "never built"
             entry: dict[str, Any] = {
                 "name": name,
-                "layer": name.split(".", 1)[0],
-                "kind": "bronze" if model is None else model.materialized,
+                "layer": layer,
+                "kind": model.materialized if model is not None else ("bronze" if layer == "bronze" else "table"),
                 "rows": info.rows if info else None,
                 "version": info.version if info else None,
                 "built_at": (model_states.get(name) or {}).get("built_at") or (info.updated_at if info else None),
