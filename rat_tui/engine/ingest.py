@@ -194,7 +194,7 @@ def read_file(file: LandingFile, full_inference: bool = False) -> pl.LazyFrame |
                 return pl.read_parquet(io.BytesIO(gzip.decompress(file.path.read_bytes())))
             return pl.scan_parquet(file.path) if lazy else pl.read_parquet(file.path)
         if ext in JSON_EXTS:
-            return _read_json(file.path, ext, compressed, lazy, infer)
+            return _read_json(file.path, compressed, lazy, infer)
         dialect = _sniff_csv(file.path)
         # Dates stay text: 02/01/2024 is a different day in Boston and in Berlin, and bronze must not guess.
         options: dict[str, Any] = dict(dialect, infer_schema_length=infer, try_parse_dates=False)
@@ -223,7 +223,7 @@ def read_file(file: LandingFile, full_inference: bool = False) -> pl.LazyFrame |
         raise UnreadableFile(_first_line(exc)) from None
 
 
-def _read_json(path: Path, ext: str, compressed: bool, lazy: bool, infer: int | None) -> pl.LazyFrame | pl.DataFrame:
+def _read_json(path: Path, compressed: bool, lazy: bool, infer: int | None) -> pl.LazyFrame | pl.DataFrame:
     import polars as pl
 
     opener = gzip.open if compressed else open
@@ -234,8 +234,7 @@ def _read_json(path: Path, ext: str, compressed: bool, lazy: bool, infer: int | 
     first = head[:1]
     if first == b"[":
         data = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
-        frame = pl.read_json(data, infer_schema_length=None)
-        return frame
+        return pl.read_json(data, infer_schema_length=None)
     if first == b"{":
         if lazy:
             return pl.scan_ndjson(path, infer_schema_length=infer)
