@@ -68,7 +68,12 @@ def describe_event(event: ev.Event) -> str | None:
     if isinstance(event, ev.ModelFinished):
         if event.status == "ok":
             rows = f"{event.rows:,} rows, version {event.version}" if event.rows is not None else "view"
-            return f"built {event.model}: {rows} ({event.seconds:.2f}s)"
+            how = ", incremental" if event.mode == "incremental" else ""
+            lines = [f"built {event.model}: {rows} ({event.seconds:.2f}s{how})"]
+            lines += [f"warning {event.model}: {w}" for w in event.warnings]
+            return "\n".join(lines)
+        if event.status == "check_failed":
+            return f"FAILED {event.model}: {event.error}; nothing published, readers keep the last good version"
         if event.status == "failed":
             return f"FAILED {event.model}: {event.error}"
         if event.status == "skipped":

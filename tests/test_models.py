@@ -60,8 +60,6 @@ def test_bad_header_names_file_and_line() -> None:
         parse_header(Path("m.sql"), '/* rat\nmaterialized = "table"\nunique = [\n*/\nselect 1')
     with pytest.raises(ModelError, match=r"m\.sql:3: invalid rat header"):
         parse_header(Path("m.sql"), '/* rat\nmaterialized = "table"\nunique = 1 2\n*/\nselect 1')
-    with pytest.raises(ModelError, match="materialized = 'snapshot' is not one of"):
-        parse_header(Path("m.sql"), '/* rat\nmaterialized = "snapshot"\n*/\nselect 1')
 
 
 def _ws(root: Path, models: dict[str, str]) -> Workspace:
@@ -119,3 +117,48 @@ def test_selectors(tmp_path: Path) -> None:
         select(graph, ["a"])
     with pytest.raises(ModelError, match="matches no model"):
         select(graph, ["nope"])
+
+
+@pytest.mark.parametrize(
+    ("header", "needle"),
+    [
+        ('materialized = "snapshot"', "materialized = 'snapshot' is not one of"),
+        ('materialized = "incremental"\nstrategy = "upsert"', "strategy = 'upsert' is not one of"),
+        ('materialized = "incremental"\nstrategy = "merge"', 'strategy = "merge" needs unique_key'),
+        ('materialized = "incremental"\nstrategy = "partition"', 'strategy = "partition" needs partition_by'),
+        ('materialized = "incremental"', "incremental_input"),
+        ('[checks]\nnot_nul = ["id"]', "unknown check 'not_nul'"),
+        ('[checks]\nrelationships = { column = "id", to = "silver.a" }', "layer.table.column"),
+        ('[checks]\nunique = { columns = ["id"], severity = "fatal" }', "severity = 'fatal'"),
+    ],
+)
+def test_bad_settings_are_model_errors(tmp_path: Path, header: str, needle: str) -> None:
+    ws = _ws(tmp_path / "w", {"silver.m": f"/* rat\n{header}\n*/\nselect * from bronze.a join bronze.b using (id)"})
+    error = discover(ws)["silver.m"].error
+    assert error is not None and error.startswith("models/silver/m.sql") and needle in error, error
+
+
+def test_python_model_settings_and_dependencies_are_read_without_running_it(tmp_path: Path) -> None:
+    source = """
+import polars as pl
+
+RAT = {"materialized": "table", "checks": {"not_null": ["id"]}}
+
+def model(ctx):
+    raise SystemExit("never run during discovery")
+    return ctx.table("silver.orders").join(ctx.table("bronze.customers"), on="id")
+"""
+    ws = _ws(tmp_path / "w", {})
+    write(ws.root / "models" / "gold" / "joined.py", source)
+    model = discover(ws)["gold.joined"]
+    assert model.error is None and model.is_python
+    assert model.depends_on == ("bronze.customers", "silver.orders")
+    assert [c.name for c in model.checks] == ["not_null(id)"]
+
+
+def test_python_model_needs_literal_table_names(tmp_path: Path) -> None:
+    ws = _ws(tmp_path / "w", {})
+    write(
+        ws.root / "models" / "gold" / "dyn.py", "def model(ctx):\n    name = 'silver.x'\n    return ctx.table(name)\n"
+    )
+    assert "ctx.table() needs a literal name" in discover(ws)["gold.dyn"].error

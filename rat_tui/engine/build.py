@@ -1,24 +1,44 @@
-"""Run the model graph: decide what is stale, materialize it, publish each table in one commit.
+"""Run the model graph: decide what is stale, build it, audit it, then publish it in one commit.
 
-A model is stale when its fingerprint (SQL, settings, upstream fingerprints) or the versions of the
-tables it reads differ from its last good build. A failed model keeps its last good version, and
-every model downstream of it is skipped, not failed.
+Write-audit-publish: a model's new data is staged as Parquet inside its table folder (invisible to
+readers), its checks run on the version it would publish, and only if no error-severity check
+fails is it committed. A failed build or check keeps the last good version, and every model
+downstream of it is skipped, not failed.
+
+A model is stale when its fingerprint (SQL, settings, checks, upstream fingerprints) or the
+versions of the tables it reads differ from its last good build. An incremental model whose only
+change is new rows appended to its `incremental_input` builds from those rows alone:
+  append     the new rows' output is added to the table;
+  merge      it replaces the table's rows with the same `unique_key` and adds the rest;
+  partition  the partitions it touches (and, with `unique_key`, the partitions the touched keys
+             had before) are recomputed over the whole input and replaced.
+Anything else (a changed model, a changed dimension table, a rewritten input) is a full rebuild,
+so an incremental table always equals a full rebuild of it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
-import shutil
+import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
+from rat_tui.engine.checks import CheckResult, run_checks
 from rat_tui.engine.events import EventBus, ModelFinished, ModelStarted
 from rat_tui.engine.models import Graph, Model
-from rat_tui.engine.query import Session, first_line, qualified, quote_ident, quote_str, strip_sql
+from rat_tui.engine.query import KeyFilter, Session, first_line, qualified, quote_ident, quote_str, strip_sql
 from rat_tui.engine.state import State, now_iso
 from rat_tui.engine.workspace import Workspace
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # DuckDB types that Delta Lake cannot hold, and what rat stores instead.
 _TYPE_FIXES = [
@@ -31,6 +51,7 @@ _TYPE_FIXES = [
 _NESTED_BAD = re.compile(
     r"\b(UTINYINT|USMALLINT|UINTEGER|UBIGINT|HUGEINT|UHUGEINT|TIME|INTERVAL|UUID|ENUM|BIT|\"NULL\")\b"
 )
+_COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
 
 
 @dataclass
@@ -39,6 +60,17 @@ class BuildResult:
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     up_to_date: list[str] = field(default_factory=list)
+    checks: dict[str, list[CheckResult]] = field(default_factory=dict)
+    incremental: list[str] = field(default_factory=list)  # built from new input rows only
+
+
+class ChecksFailed(Exception):
+    """Error-severity checks failed on the staged version; nothing was published."""
+
+    def __init__(self, results: list[CheckResult]) -> None:
+        self.results = results
+        blocking = [r for r in results if r.blocks]
+        super().__init__("; ".join(r.describe() for r in blocking))
 
 
 def _delta_safe_type(duck_type: str) -> str | None:
@@ -49,6 +81,45 @@ def _delta_safe_type(duck_type: str) -> str | None:
     if any(ch in t for ch in "([") and _NESTED_BAD.search(t):
         return "VARCHAR"
     return None
+
+
+@dataclass
+class _Plan:
+    """How one model is built this run."""
+
+    action: str  # skip | full | incremental
+    new_files: list[str] = field(default_factory=list)  # the incremental input's appended files
+    prior_input_version: int | None = None
+
+
+class ModelContext:
+    """What a Python model's `model(ctx)` receives: `ctx.table("silver.orders")` as a polars LazyFrame."""
+
+    def __init__(self, builder: Builder, model: Model, incremental: bool) -> None:
+        self._builder = builder
+        self._model = model
+        self.is_incremental = incremental
+        self.name = model.name
+
+    def table(self, name: str) -> pl.LazyFrame:
+        """The table's rows as this build sees them (only the new rows of the incremental input)."""
+        import polars as pl
+
+        name = name.strip().lower()
+        if name not in self._model.depends_on:
+            raise ValueError(f"{name} is not a table this model reads")
+        session = self._builder.session
+        if name not in session.sources:
+            raise ValueError(f"{name} is a view, not a table; a Python model reads tables")
+        source = session.sources[name]
+        schema = dict(pl.DataFrame(source.schema.empty_table()).schema)
+        if not source.files:
+            return pl.DataFrame(schema=schema).lazy()
+        frame = pl.scan_parquet(source.files, schema=schema, missing_columns="insert")
+        if source.keys is not None:
+            keys = pl.from_arrow(session.con.table(source.keys.relation).to_arrow_table())
+            frame = frame.join(keys.lazy(), on=list(source.keys.columns), how="semi")  # type: ignore[union-attr]
+        return frame
 
 
 class Builder:
@@ -85,6 +156,49 @@ class Builder:
             out[dep] = -1 if version is None else version
         return out
 
+    # Deciding what to do.
+
+    def _plan(self, model: Model, fingerprint: str, inputs: dict[str, int], prior: dict | None, force: bool) -> _Plan:
+        table_version = lake.latest_version(self.ws.table_path(model.name))
+        exists = model.materialized == "view" or table_version is not None
+        same_model = (
+            prior is not None
+            and prior["fingerprint"] == fingerprint
+            and prior["materialized"] == model.materialized
+            and exists
+        )
+        if force or not same_model:
+            return _Plan("full")
+        assert prior is not None
+        if prior["inputs"] == inputs:
+            return _Plan("skip")
+        if model.materialized != "incremental" or prior.get("table_version") != table_version:
+            return _Plan("full")  # not incremental, or the table changed outside a build (a rollback)
+        source = model.incremental_input
+        assert source is not None
+        others_same = all(prior["inputs"].get(t) == v for t, v in inputs.items() if t != source)
+        before = prior["inputs"].get(source)
+        if not others_same or before is None or before < 0:
+            return _Plan("full")
+        appended = self._appended_files(source, before)
+        if appended is None:
+            return _Plan("full")
+        return _Plan("incremental", appended, before)
+
+    def _appended_files(self, table: str, since: int) -> list[str] | None:
+        """Files added to `table` after version `since`, or None if anything but appends happened."""
+        path = self.ws.table_path(table)
+        try:
+            old = set(lake.files_at(path, since))
+        except Exception:
+            return None  # that version is gone (vacuumed): rebuild in full
+        current = list(lake.open_table(path).file_uris())  # type: ignore[union-attr]
+        if not old <= set(current):
+            return None
+        return [f for f in current if f not in old]
+
+    # The run.
+
     def run(self, graph: Graph, selected: set[str], run_id: str, force: bool = False) -> BuildResult:
         result = BuildResult()
         fingerprints: dict[str, str] = {}
@@ -101,82 +215,352 @@ class Builder:
                 self._fail(result, run_id, name, started, graph.errors[name], 0.0)
                 continue
             if bad_up is not None:
-                why = f"upstream {bad_up} failed" if bad_up in result.failed else blocked[bad_up]
+                if bad_up in blocked:
+                    why = blocked[bad_up]
+                elif bad_up in result.checks and any(r.blocks for r in result.checks[bad_up]):
+                    why = f"upstream {bad_up} failed its checks"
+                else:
+                    why = f"upstream {bad_up} failed"
                 blocked[name] = why
                 result.skipped[name] = why
                 self.state.record_model_run(run_id, name, started, "skipped", error=why)
                 self.bus.emit(ModelFinished(name, "skipped", error=why))
                 continue
             inputs = self.input_versions(model, graph)
-            prior = states.get(name)
-            exists = model.materialized == "view" or lake.is_table(self.ws.table_path(name))
-            if (
-                not force
-                and prior is not None
-                and prior["fingerprint"] == fingerprints[name]
-                and prior["inputs"] == inputs
-                and prior["materialized"] == model.materialized
-                and exists
-            ):
+            plan = self._plan(model, fingerprints[name], inputs, states.get(name), force)
+            if plan.action == "skip":
                 result.up_to_date.append(name)
                 self.bus.emit(ModelFinished(name, "up_to_date"))
                 continue
             self.bus.emit(ModelStarted(name))
             t0 = time.perf_counter()
             try:
-                rows, version, view_sql = self._materialize(model, run_id)
-            except Exception as exc:
+                rows, version, view_sql, checks, used = self._build(model, plan, run_id)
+            except ChecksFailed as exc:
+                result.checks[name] = exc.results
+                self.state.record_checks(run_id, name, exc.results)
+                self._fail(result, run_id, name, started, str(exc), time.perf_counter() - t0, status="check_failed")
+                continue
+            except Exception as exc:  # any failure is this model's, reported with its file
                 rel = model.path.relative_to(self.ws.root).as_posix()
                 msg = first_line(exc)
-                self._fail(
-                    result,
-                    run_id,
-                    name,
-                    started,
-                    msg if msg.startswith(rel) else f"{rel}: {msg}",
-                    time.perf_counter() - t0,
-                )
+                error = msg if msg.startswith(rel) else f"{rel}: {msg}"
+                self._fail(result, run_id, name, started, error, time.perf_counter() - t0)
                 continue
-            self.state.set_model_state(name, fingerprints[name], inputs, model.materialized, view_sql, run_id)
-            self.state.record_model_run(run_id, name, started, "ok", rows, version)
+            if checks:
+                result.checks[name] = checks
+                self.state.record_checks(run_id, name, checks)
+            self.state.set_model_state(name, fingerprints[name], inputs, model.materialized, view_sql, run_id, version)
+            self.state.record_model_run(run_id, name, started, "ok", rows, version, mode=used)
             result.built.append(name)
-            self.bus.emit(ModelFinished(name, "ok", rows, version, time.perf_counter() - t0))
+            if used == "incremental":
+                result.incremental.append(name)
+            warnings = tuple(r.describe() for r in checks if r.status != "pass")
+            self.bus.emit(
+                ModelFinished(name, "ok", rows, version, time.perf_counter() - t0, warnings=warnings, mode=used)
+            )
         return result
 
-    def _fail(self, result: BuildResult, run_id: str, name: str, started: str, error: str, seconds: float) -> None:
+    def _fail(
+        self,
+        result: BuildResult,
+        run_id: str,
+        name: str,
+        started: str,
+        error: str,
+        seconds: float,
+        status: str = "failed",
+    ) -> None:
         result.failed[name] = error
-        self.state.record_model_run(run_id, name, started, "failed", error=error)
-        self.bus.emit(ModelFinished(name, "failed", seconds=seconds, error=error))
+        self.state.record_model_run(run_id, name, started, status, error=error)
+        self.bus.emit(ModelFinished(name, status, seconds=seconds, error=error))
 
-    def _materialize(self, model: Model, run_id: str) -> tuple[int | None, int | None, str | None]:
+    # Building one model.
+
+    def _build(
+        self, model: Model, plan: _Plan, run_id: str
+    ) -> tuple[int | None, int | None, str | None, list[CheckResult], str]:
+        if model.materialized == "view":
+            return (*self._build_view(model), "full")
+        if plan.action == "incremental":
+            outcome = self._build_incremental(model, plan, run_id)
+            if outcome is not None:
+                return (*outcome, "incremental")
+        rows, version, checks = self._publish_checked(
+            model, run_id, self._stage_full(model, run_id), "overwrite", [], "build"
+        )
+        return rows, version, None, checks, "full"
+
+    def _build_view(self, model: Model) -> tuple[None, None, str, list[CheckResult]]:
+        if model.is_python:
+            raise ValueError('a Python model cannot be materialized = "view"; use "table" or "incremental"')
         session = self.session
         body = strip_sql(model.sql)
-        if model.materialized == "view":
-            session.define_view(model.name, body)
+        previous = (self.state.model_state(model.name) or {}).get("view_sql")
+        session.define_view(model.name, body)
+        try:
             session.con.execute(f"DESCRIBE {qualified(model.name)}")  # binds it: an unknown column fails now
-            return None, None, body
+            checks = run_checks(session.con, qualified(model.name), model.checks)
+            if any(r.blocks for r in checks):
+                raise ChecksFailed(checks)
+        except BaseException:
+            if previous:
+                session.define_view(model.name, previous)
+            else:
+                session.con.execute(f"DROP VIEW IF EXISTS {qualified(model.name)}")
+            raise
+        return None, None, body, checks
+
+    def _stage_full(self, model: Model, run_id: str) -> Path:
+        staged = lake.stage_path(self.ws.table_path(model.name), run_id)
+        self._run_model(model, staged, incremental=False)
+        return staged
+
+    def _publish_checked(
+        self, model: Model, run_id: str, staged: Path, mode: str, removes: list[str], operation: str
+    ) -> tuple[int, int, list[CheckResult]]:
+        """Audit the version the staged file would make, then publish it; ChecksFailed publishes nothing."""
+        import pyarrow.parquet as pq
+
+        path = self.ws.table_path(model.name)
+        try:
+            if mode == "overwrite":
+                version_files = [str(staged)]
+            else:
+                dropped = set(removes)
+                current = list(lake.open_table(path).file_uris())  # type: ignore[union-attr]
+                version_files = [f for f in current if lake.relative(path, f) not in dropped] + [str(staged)]
+            checks = self._audit(model, version_files, pq.read_schema(staged)) if model.checks else []
+            if any(r.blocks for r in checks):
+                raise ChecksFailed(checks)
+            schema = pq.read_schema(staged) if mode == "overwrite" else lake.arrow_schema(lake.open_table(path))  # type: ignore[arg-type]
+            version = lake.publish(path, [staged], schema, mode, run_id, operation, removes)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        self.session.refresh(model.name)
+        return lake.staged_rows([staged]), version, checks
+
+    def _audit(self, model: Model, files: list[str], schema: Any) -> list[CheckResult]:
+        """Run the model's checks with its name pointing at the new, unpublished version."""
+        session = self.session
+        existed = model.name in session.sources
+        session.point(model.name, files, schema)
+        try:
+            return run_checks(session.con, qualified(model.name), model.checks)
+        finally:
+            if existed:
+                session.refresh(model.name)
+            else:
+                session.con.execute(f"DROP VIEW IF EXISTS {qualified(model.name)}")
+                session.sources.pop(model.name, None)
+
+    # Running a model's SQL or Python into a Parquet file.
+
+    @contextmanager
+    def _input(self, name: str, files: list[str], keys: KeyFilter | None = None) -> Iterator[None]:
+        """Let `name` read only `files` (and rows matching `keys`) while a model runs."""
+        session = self.session
+        schema = session.sources[name].schema
+        session.point(name, files, schema, keys)
+        try:
+            yield
+        finally:
+            session.refresh(name)
+
+    def _run_model(self, model: Model, out: Path, incremental: bool, where: str | None = None) -> int:
+        """Write the model's result (only rows matching `where`, if given) to `out`; return rows."""
+        if model.is_python:
+            raw = self.ws.tmp / f"py-{uuid.uuid4().hex[:12]}.parquet"
+            try:
+                self._run_python(model, raw, incremental)
+                body = f"SELECT * FROM read_parquet({quote_str(str(raw))})"
+                return self._copy(body, out, where)
+            finally:
+                raw.unlink(missing_ok=True)
+        return self._copy(strip_sql(model.sql), out, where)
+
+    def _copy(self, body: str, out: Path, where: str | None) -> int:
+        """COPY a query into a Parquet file, with the columns cast to types Delta can hold."""
+        con = self.session.con
         # Describe first: it checks the SQL and lists the columns to cast into Delta-safe types.
-        described = session.con.execute(f"DESCRIBE SELECT * FROM (\n{body})").fetchall()
+        described = con.execute(f"DESCRIBE SELECT * FROM (\n{body})").fetchall()
         select = ", ".join(
             f"CAST({quote_ident(n)} AS {fix}) AS {quote_ident(n)}" if (fix := _delta_safe_type(t)) else quote_ident(n)
             for n, t, *_ in described
         )
-        path = self.ws.table_path(model.name)
-        staged = lake.stage_path(path, run_id)
-        try:
-            session.con.execute(
-                f"COPY (SELECT {select} FROM (\n{body})) TO {quote_str(str(staged))} "
-                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-            ).fetchone()
-            import pyarrow.parquet as pq
+        filtered = f" WHERE {where}" if where else ""
+        row = con.execute(
+            f"COPY (SELECT {select} FROM (\n{body}) AS _m{filtered}) TO {quote_str(str(out))} ({_COPY_OPTIONS})"
+        ).fetchone()
+        return int(row[0]) if row else 0
 
-            schema = pq.read_schema(staged)
-            version = lake.publish(path, [staged], schema, "overwrite", run_id, "build")
+    def _run_python(self, model: Model, out: Path, incremental: bool) -> None:
+        import polars as pl
+        import pyarrow as pa
+
+        from rat_tui.engine.ingest import delta_dtype
+
+        module_name = f"rat_model_{model.layer}_{model.table}_{uuid.uuid4().hex[:6]}"
+        spec = importlib.util.spec_from_file_location(module_name, model.path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+            result = module.model(ModelContext(self, model, incremental))
+        finally:
+            sys.modules.pop(module_name, None)
+        if isinstance(result, pl.DataFrame):
+            result = result.lazy()
+        elif isinstance(result, (pa.Table, pa.RecordBatch)):
+            result = pl.from_arrow(result).lazy()  # type: ignore[union-attr]
+        if not isinstance(result, pl.LazyFrame):
+            raise TypeError(
+                f"model() returned {type(result).__name__}; return a polars LazyFrame or DataFrame, or an Arrow table"
+            )
+        schema = result.collect_schema()
+        casts = [pl.col(n).cast(delta_dtype(t)) for n, t in schema.items() if delta_dtype(t) != t]
+        if casts:
+            result = result.with_columns(casts)
+        result.sink_parquet(out, compression="zstd")
+
+    # Incremental strategies.
+
+    def _build_incremental(
+        self, model: Model, plan: _Plan, run_id: str
+    ) -> tuple[int, int, None, list[CheckResult]] | None:
+        """Build from the incremental input's new rows; None when only a full rebuild is right."""
+        import pyarrow.parquet as pq
+        from deltalake import Schema
+
+        source = model.incremental_input
+        assert source is not None
+        path = self.ws.table_path(model.name)
+        dt = lake.open_table(path)
+        assert dt is not None
+        table_schema = lake.arrow_schema(dt)
+        staged = lake.stage_path(path, run_id)
+        tmp: list[Path] = []
+        try:
+            if model.strategy == "partition":
+                removes = self._stage_partitions(model, plan, staged, tmp)
+            else:
+                with self._input(source, plan.new_files):
+                    self._run_model(model, staged, incremental=True)
+                removes = []
+            if Schema.from_arrow(pq.read_schema(staged)).to_json() != Schema.from_arrow(table_schema).to_json():
+                staged.unlink(missing_ok=True)
+                return None  # the output's columns changed: only a full rebuild is right
+            if model.strategy == "merge":
+                removes = self._merge_into(model, staged, tmp)
+            operation = f"build ({model.strategy})"
+            rows, version, checks = self._publish_checked(model, run_id, staged, "append", removes, operation)
+            return rows, version, None, checks
         except BaseException:
             staged.unlink(missing_ok=True)
-            if not lake.is_table(path) and path.is_dir() and not any(path.iterdir()):
-                shutil.rmtree(path, ignore_errors=True)
             raise
-        session.refresh(model.name)
-        rows = lake.staged_rows([staged])
-        return rows, version, None
+        finally:
+            for t in tmp:
+                t.unlink(missing_ok=True)
+            for name in ("__rat_keys", "__rat_parts"):
+                self.session.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _current_files(self, model: Model) -> list[str]:
+        return list(lake.open_table(self.ws.table_path(model.name)).file_uris())  # type: ignore[union-attr]
+
+    def _merge_into(self, model: Model, staged: Path, tmp: list[Path]) -> list[str]:
+        """Rewrite `staged` into the new content of the files holding its keys; return those files."""
+        con = self.session.con
+        keys = ", ".join(quote_ident(k) for k in model.unique_key)
+        new = f"read_parquet({quote_str(str(staged))})"
+        dupe = con.execute(f"SELECT {keys} FROM {new} GROUP BY ALL HAVING count(*) > 1 LIMIT 1").fetchone()
+        if dupe is not None:
+            raise ValueError(
+                f"the new rows hold unique_key {dict(zip(model.unique_key, dupe, strict=True))} more than once; "
+                "a merge model must give one row per key"
+            )
+        match = " AND ".join(f"_n.{quote_ident(k)} = _t.{quote_ident(k)}" for k in model.unique_key)
+        current = self._current_files(model)
+        listing = ", ".join(quote_str(f) for f in current)
+        touched = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT filename FROM read_parquet([{listing}], filename = true, union_by_name = true) AS _t "
+                f"WHERE EXISTS (SELECT 1 FROM {new} AS _n WHERE {match})"
+            ).fetchall()
+        ]
+        if not touched:
+            return []
+        self._rewrite(model, staged, touched, f"NOT EXISTS (SELECT 1 FROM {{new}} AS _n WHERE {match})", tmp)
+        return [lake.relative(self.ws.table_path(model.name), f) for f in touched]
+
+    def _rewrite(self, model: Model, staged: Path, touched: list[str], keep: str, tmp: list[Path]) -> None:
+        """staged := the rows of `touched` files that satisfy `keep`, plus staged's rows."""
+        new_rows = self.ws.tmp / f"new-{uuid.uuid4().hex[:12]}.parquet"
+        staged.replace(new_rows)
+        tmp.append(new_rows)
+        new = f"read_parquet({quote_str(str(new_rows))})"
+        listing = ", ".join(quote_str(f) for f in touched)
+        self.session.con.execute(
+            f"COPY (SELECT * FROM read_parquet([{listing}], union_by_name = true) AS _t WHERE {keep.format(new=new)} "
+            f"UNION ALL BY NAME SELECT * FROM {new}) TO {quote_str(str(staged))} ({_COPY_OPTIONS})"
+        )
+
+    def _stage_partitions(self, model: Model, plan: _Plan, staged: Path, tmp: list[Path]) -> list[str]:
+        """Recompute the touched partitions into `staged`; return the files they replace."""
+        con = self.session.con
+        source = model.incremental_input
+        part = model.partition_by
+        assert source is not None and part is not None
+        partitions: set[Any] = set()
+        partitions |= self._partitions_of(model, source, plan.new_files, None, tmp)
+        if model.unique_key:
+            # A key seen again may have moved: recompute where its rows were and where they are now.
+            cols = ", ".join(quote_ident(k) for k in model.unique_key)
+            listing = ", ".join(quote_str(f) for f in plan.new_files)
+            con.execute(
+                f"CREATE OR REPLACE TABLE __rat_keys AS SELECT DISTINCT {cols} FROM read_parquet([{listing}], union_by_name = true)"
+            )
+            keys = KeyFilter(tuple(model.unique_key), "__rat_keys")
+            before = lake.files_at(self.ws.table_path(source), plan.prior_input_version)  # type: ignore[arg-type]
+            partitions |= self._partitions_of(model, source, before, keys, tmp)
+            partitions |= self._partitions_of(model, source, self.session.sources[source].files, keys, tmp)
+        import pyarrow as pa
+
+        values = list(partitions)
+        con.register(
+            "__rat_parts_arrow",
+            pa.table({"v": pa.array(values)}) if values else pa.table({"v": pa.array([], pa.null())}),
+        )
+        con.execute("CREATE OR REPLACE TABLE __rat_parts AS SELECT v FROM __rat_parts_arrow")
+        con.unregister("__rat_parts_arrow")
+        in_parts = f"EXISTS (SELECT 1 FROM __rat_parts AS _p WHERE _p.v IS NOT DISTINCT FROM _m.{quote_ident(part)})"
+        self._run_model(model, staged, incremental=False, where=in_parts)
+        current = self._current_files(model)
+        listing = ", ".join(quote_str(f) for f in current)
+        touched = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT filename FROM read_parquet([{listing}], filename = true, union_by_name = true) AS _m "
+                f"WHERE {in_parts}"
+            ).fetchall()
+        ]
+        if touched:
+            keep = (
+                f"NOT EXISTS (SELECT 1 FROM __rat_parts AS _p WHERE _p.v IS NOT DISTINCT FROM _t.{quote_ident(part)})"
+            )
+            self._rewrite(model, staged, touched, keep, tmp)
+        return [lake.relative(self.ws.table_path(model.name), f) for f in touched]
+
+    def _partitions_of(
+        self, model: Model, source: str, files: list[str], keys: KeyFilter | None, tmp: list[Path]
+    ) -> set[Any]:
+        """The partition values the model outputs when `source` holds only `files` (matching `keys`)."""
+        out = self.ws.tmp / f"parts-{uuid.uuid4().hex[:12]}.parquet"
+        tmp.append(out)
+        with self._input(source, files, keys):
+            self._run_model(model, out, incremental=True)
+        col = quote_ident(model.partition_by or "")
+        rows = self.session.con.execute(f"SELECT DISTINCT {col} FROM read_parquet({quote_str(str(out))})").fetchall()
+        return {r[0] for r in rows}

@@ -49,11 +49,13 @@ class ModelStarted(Event):
 @dataclass(frozen=True)
 class ModelFinished(Event):
     model: str
-    status: str  # ok | failed | skipped | up_to_date
+    status: str  # ok | failed | check_failed | skipped | up_to_date
     rows: int | None = None
     version: int | None = None
     seconds: float = 0.0
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # warn-severity checks that did not pass
+    mode: str | None = None  # full | incremental
 
 
 @dataclass(frozen=True)

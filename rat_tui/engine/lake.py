@@ -88,14 +88,34 @@ def table_info(name: str, path: Path) -> TableInfo | None:
     return TableInfo(name, name.split(".")[0], path, dt.version(), rows, files, columns, updated)
 
 
-def count_rows(dt: DeltaTable) -> int:
-    """Rows of the current version, summed from the log's per-file statistics."""
+def file_rows(dt: DeltaTable) -> dict[str, int]:
+    """Rows per data file of the current version (paths relative to the table), from the log."""
     import pyarrow as pa
 
     actions = pa.table(dt.get_add_actions(flatten=True))
-    if "num_records" not in actions.column_names or not actions.num_rows:
-        return 0
-    return int(sum(v or 0 for v in actions.column("num_records").to_pylist()))
+    if not actions.num_rows:
+        return {}
+    paths = actions.column("path").to_pylist()
+    if "num_records" not in actions.column_names:
+        return dict.fromkeys(paths, 0)
+    return {p: int(n or 0) for p, n in zip(paths, actions.column("num_records").to_pylist(), strict=True)}
+
+
+def count_rows(dt: DeltaTable) -> int:
+    """Rows of the current version, summed from the log's per-file statistics."""
+    return sum(file_rows(dt).values())
+
+
+def files_at(path: Path, version: int) -> list[str]:
+    """The data files (absolute) of an older version."""
+    from deltalake import DeltaTable
+
+    return list(DeltaTable(str(path), version=version).file_uris())
+
+
+def relative(table_path: Path, uri: str) -> str:
+    """A file's path inside the table, as the Delta log writes it."""
+    return os.path.relpath(uri.removeprefix("file://"), table_path)
 
 
 def _type_name(t: Any) -> str:
@@ -146,22 +166,38 @@ def publish(
     mode: str,
     run_id: str,
     operation: str,
+    removes: list[str] | None = None,
 ) -> int:
     """Make staged files the table's next version in one commit; return that version.
 
-    mode "append" adds the files; "overwrite" replaces every current file. `schema` is the schema of
-    the staged files: on append, columns the table lacks are added in the same commit.
+    mode "append" adds the files (and drops `removes`, paths relative to the table, in the same
+    commit: how a merge or a partition replacement rewrites only the files it touches);
+    "overwrite" replaces every current file. `schema` is the schema of the staged files: on
+    append, columns the table lacks are added in the same commit.
     """
     from deltalake import Schema, write_deltalake
-    from deltalake.transaction import create_table_with_add_actions
+    from deltalake.transaction import RemoveAction, create_table_with_add_actions
 
     try:
         rows = staged_rows(files)
         dt = open_table(table_path)
-        total = rows + (count_rows(dt) if dt is not None and mode == "append" else 0)
+        if dt is not None and mode == "append":
+            current = file_rows(dt)
+            total = rows + sum(current.values()) - sum(current.get(r, 0) for r in removes or [])
+        else:
+            total = rows
         props = _commit_properties(run_id, operation, rows, total)
         delta_schema = Schema.from_arrow(schema)
-        if dt is None:
+        if dt is not None and removes:
+            now_ms = int(datetime.now(UTC).timestamp() * 1000)
+            actions = [RemoveAction(r, True, now_ms) for r in removes]
+            dt.create_write_transaction(
+                actions + [_add_action(table_path, f) for f in files],
+                mode="append",
+                schema=arrow_schema(dt),
+                commit_properties=props,
+            )
+        elif dt is None:
             create_table_with_add_actions(
                 str(table_path),
                 delta_schema,

@@ -6,6 +6,7 @@ A model's inputs are the `<layer>.<table>` names its SQL reads; DuckDB's parser 
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -15,11 +16,13 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
+from rat_tui.engine.checks import Check, parse_checks, parse_checks_file
 from rat_tui.engine.errors import ModelError
 from rat_tui.engine.workspace import LAYERS, MODEL_LAYERS, Workspace
 
 HEADER_RE = re.compile(r"\A\s*/\*\s*rat\b(?P<body>.*?)\*/", re.DOTALL)
 MATERIALIZATIONS = ("table", "view", "incremental")
+STRATEGIES = ("append", "merge", "partition")
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -29,10 +32,38 @@ class Model:
 
     name: str  # layer.table
     path: Path
-    sql: str  # the whole file, header included, so DuckDB's line numbers match the file's
+    sql: str  # the whole file (SQL with its header, or Python source); line numbers match the file's
     settings: dict[str, Any] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
     error: str | None = None  # set when the file cannot be parsed; such a model is reported, not built
+    checks: list[Check] = field(default_factory=list)
+    checks_text: str = ""  # the `<name>.checks.sql` file, part of the fingerprint
+
+    @property
+    def is_python(self) -> bool:
+        return self.path.suffix == ".py"
+
+    @property
+    def strategy(self) -> str:
+        return str(self.settings.get("strategy", "append"))
+
+    @property
+    def unique_key(self) -> list[str]:
+        key = self.settings.get("unique_key", [])
+        return [key] if isinstance(key, str) else list(key)
+
+    @property
+    def partition_by(self) -> str | None:
+        value = self.settings.get("partition_by")
+        return str(value) if value else None
+
+    @property
+    def incremental_input(self) -> str | None:
+        """The table whose new rows drive an incremental build (its only input unless named)."""
+        named = self.settings.get("incremental_input")
+        if named:
+            return str(named).lower()
+        return self.depends_on[0] if len(self.depends_on) == 1 else None
 
     @property
     def layer(self) -> str:
@@ -50,6 +81,7 @@ class Model:
         """Changes when the model's SQL, settings or any upstream model's fingerprint changes."""
         h = hashlib.sha256()
         h.update(self.sql.encode())
+        h.update(self.checks_text.encode())
         h.update(json.dumps(self.settings, sort_keys=True, default=str).encode())
         for dep in sorted(self.depends_on):
             h.update(f"{dep}={upstream.get(dep, '')}".encode())
@@ -76,10 +108,6 @@ def parse_header(path: Path, text: str) -> dict[str, Any]:
         raise ModelError(
             f"{path}:{line}: invalid rat header: {msg.split(' (at line')[0]}; fix the TOML in the /* rat */ block"
         ) from None
-    mat = settings.get("materialized", "table")
-    if mat not in MATERIALIZATIONS:
-        line = text[: m.start("body")].count("\n") + 1
-        raise ModelError(f"{path}:{line}: materialized = {mat!r} is not one of {', '.join(MATERIALIZATIONS)}")
     return settings
 
 
@@ -135,6 +163,69 @@ def sql_dependencies(sql: str, where: str) -> tuple[str, ...]:
     return tuple(sorted(deps))
 
 
+def python_model_info(source: str, where: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A Python model's `RAT = {...}` settings and the tables it reads through `ctx.table("...")`.
+
+    Both are read from the source without running it: the settings must be a literal dict and each
+    table name a string literal.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ModelError(f"{where}:{exc.lineno}: Python syntax error: {exc.msg}") from None
+    settings: dict[str, Any] = {}
+    has_model = False
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "RAT" for t in node.targets):
+            try:
+                settings = ast.literal_eval(node.value)
+            except ValueError:
+                raise ModelError(f"{where}:{node.lineno}: RAT must be a literal dict of settings") from None
+            if not isinstance(settings, dict):
+                raise ModelError(f"{where}:{node.lineno}: RAT must be a dict of settings")
+        if isinstance(node, ast.FunctionDef) and node.name == "model":
+            has_model = True
+    if not has_model:
+        raise ModelError(f"{where}: a Python model defines `def model(ctx)` returning a polars or Arrow table")
+    deps: set[str] = set()
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "table":
+            arg = call.args[0] if call.args else None
+            if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                raise ModelError(
+                    f'{where}:{call.lineno}: ctx.table() needs a literal name like ctx.table("silver.orders"), '
+                    "so rat can see the dependencies without running the model"
+                )
+            name = arg.value.strip().lower()
+            if name.split(".")[0] not in LAYERS or name.count(".") != 1:
+                raise ModelError(f"{where}:{call.lineno}: {arg.value!r} is not a table name like silver.orders")
+            deps.add(name)
+    return settings, tuple(sorted(deps))
+
+
+def _validate_settings(model: Model, rel: str) -> None:
+    """Incremental settings that make sense together; raise ModelError naming the file."""
+    mat = model.materialized
+    if mat not in MATERIALIZATIONS:
+        raise ModelError(f"{rel}: materialized = {mat!r} is not one of {', '.join(MATERIALIZATIONS)}")
+    if mat != "incremental":
+        return
+    if model.strategy not in STRATEGIES:
+        raise ModelError(f"{rel}: strategy = {model.strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if model.strategy == "merge" and not model.unique_key:
+        raise ModelError(f'{rel}: strategy = "merge" needs unique_key = "<column>"')
+    if model.strategy == "partition" and not model.partition_by:
+        raise ModelError(f'{rel}: strategy = "partition" needs partition_by = "<column>"')
+    source = model.incremental_input
+    if source is None:
+        raise ModelError(
+            f"{rel}: an incremental model reading several tables names the one whose new rows drive it: "
+            f'incremental_input = "{model.depends_on[0] if model.depends_on else "bronze.x"}"'
+        )
+    if source not in model.depends_on:
+        raise ModelError(f"{rel}: incremental_input = {source!r} is not a table the model reads")
+
+
 def discover(ws: Workspace) -> dict[str, Model]:
     """Every model file in models/silver and models/gold; parse problems stay on the model as `error`."""
     models: dict[str, Model] = {}
@@ -142,12 +233,16 @@ def discover(ws: Workspace) -> dict[str, Model]:
         folder = ws.models / layer
         if not folder.is_dir():
             continue
-        for path in sorted(folder.glob("*.sql")):
-            if path.name.startswith(".") or path.name.endswith(".checks.sql"):
+        paths = sorted([*folder.glob("*.sql"), *folder.glob("*.py")])
+        for path in paths:
+            if path.name.startswith((".", "_")) or path.name.endswith(".checks.sql"):
                 continue
             table = path.stem.lower()
             name = f"{layer}.{table}"
             rel = path.relative_to(ws.root).as_posix()
+            if name in models:
+                models[name].error = f"{rel}: both a .sql and a .py model build {name}; keep one"
+                continue
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
@@ -157,12 +252,22 @@ def discover(ws: Workspace) -> dict[str, Model]:
             try:
                 if not NAME_RE.match(table):
                     raise ModelError(f"{rel}: {path.stem!r} is not a table name; use letters, digits and _")
-                model.settings = parse_header(Path(rel), text)
-                if not text[HEADER_RE.match(text).end() if HEADER_RE.match(text) else 0 :].strip():  # type: ignore[union-attr]
-                    raise ModelError(f"{rel}: the model has no SQL; write one SELECT statement")
-                model.depends_on = sql_dependencies(text, rel)
+                if path.suffix == ".py":
+                    model.settings, model.depends_on = python_model_info(text, rel)
+                else:
+                    model.settings = parse_header(Path(rel), text)
+                    header = HEADER_RE.match(text)
+                    if not text[header.end() if header else 0 :].strip():
+                        raise ModelError(f"{rel}: the model has no SQL; write one SELECT statement")
+                    model.depends_on = sql_dependencies(text, rel)
                 if name in model.depends_on:
                     raise ModelError(f"{rel}: the model reads its own table {name}")
+                _validate_settings(model, rel)
+                model.checks = parse_checks(model.settings, rel)
+                checks_file = path.with_name(f"{path.stem}.checks.sql")
+                if checks_file.is_file():
+                    model.checks_text = checks_file.read_text(encoding="utf-8")
+                    model.checks += parse_checks_file(checks_file, checks_file.relative_to(ws.root).as_posix())
             except ModelError as exc:
                 model.error = str(exc)
             models[name] = model

@@ -7,6 +7,7 @@ is made, so a query sees whole versions only while writers go on committing.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,28 @@ from rat_tui.engine.workspace import LAYERS, Workspace
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class KeyFilter:
+    """Rows whose `columns` match a row of the registered relation `relation` (a semi-join)."""
+
+    columns: tuple[str, ...]
+    relation: str
+
+    def sql(self, alias: str) -> str:
+        match = " AND ".join(f"_k.{quote_ident(c)} = {alias}.{quote_ident(c)}" for c in self.columns)
+        return f"EXISTS (SELECT 1 FROM {quote_ident(self.relation)} AS _k WHERE {match})"
+
+
+@dataclass(frozen=True)
+class Source:
+    """The files (and key filter) a table's view reads in a session."""
+
+    files: list[str]
+    schema: pa.Schema
+    keys: KeyFilter | None = None
 
 
 def quote_ident(name: str) -> str:
@@ -91,6 +114,7 @@ class Session:
         for layer in LAYERS:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(layer)}")
         self.versions: dict[str, int] = {}
+        self.sources: dict[str, Source] = {}  # what each table's view reads right now
         for name in lake.list_tables(ws):
             self.refresh(name)
         if view_models:
@@ -122,22 +146,28 @@ class Session:
         """(Re)point the view of one lake table at its current version."""
         from deltalake import DeltaTable
 
-        path = self.ws.table_path(name)
-        dt = DeltaTable(str(path))
-        files = dt.file_uris()
-        schema = lake.arrow_schema(dt)
+        dt = DeltaTable(str(self.ws.table_path(name)))
+        self.point(name, list(dt.file_uris()), lake.arrow_schema(dt))
+        self.versions[name] = dt.version()
+
+    def point(self, name: str, files: list[str], schema: pa.Schema, keys: KeyFilter | None = None) -> None:
+        """Make the view `name` read exactly `files`, and only rows whose key is in `keys` if given.
+
+        How a build shows a model only its input's new rows, an older version, or its own staged
+        output while the checks audit it.
+        """
         target = qualified(name)
+        cols = ", ".join(quote_ident(c) for c in schema.names)
         if files:
-            cols = ", ".join(quote_ident(c) for c in schema.names)
             listing = ", ".join(quote_str(f) for f in files)
-            self.con.execute(
-                f"CREATE OR REPLACE VIEW {target} AS SELECT {cols} FROM read_parquet([{listing}], union_by_name = true)"
-            )
+            source = f"read_parquet([{listing}], union_by_name = true)"
         else:
             empty = f"__rat_empty_{name.replace('.', '__')}"
             self.con.register(empty, schema.empty_table())
-            self.con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {quote_ident(empty)}")
-        self.versions[name] = dt.version()
+            source = quote_ident(empty)
+        where = f" WHERE {keys.sql('_t')}" if keys else ""
+        self.con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT {cols} FROM {source} AS _t{where}")
+        self.sources[name] = Source(files, schema, keys)
 
     def sql(self, sql: str) -> duckdb.DuckDBPyRelation | None:
         try:

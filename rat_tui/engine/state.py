@@ -28,11 +28,23 @@ CREATE TABLE IF NOT EXISTS model_runs (
     model TEXT NOT NULL,
     started_at TEXT NOT NULL,
     finished_at TEXT,
-    status TEXT NOT NULL,           -- ok | failed | skipped
+    status TEXT NOT NULL,           -- ok | failed | check_failed | skipped
     rows_out INTEGER,
     version INTEGER,
     error TEXT,
+    mode TEXT,                      -- full | incremental
     PRIMARY KEY (run_id, model)
+);
+CREATE TABLE IF NOT EXISTS check_results (
+    run_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    name TEXT NOT NULL,
+    severity TEXT NOT NULL,         -- error | warn
+    status TEXT NOT NULL,           -- pass | fail | error
+    failing INTEGER NOT NULL,
+    sample TEXT,                    -- JSON: a few failing rows
+    message TEXT,
+    PRIMARY KEY (run_id, model, name)
 );
 CREATE TABLE IF NOT EXISTS model_state (
     model TEXT PRIMARY KEY,
@@ -41,7 +53,8 @@ CREATE TABLE IF NOT EXISTS model_state (
     materialized TEXT NOT NULL,
     view_sql TEXT,                  -- for views: the SQL the session defines
     built_at TEXT NOT NULL,
-    run_id TEXT NOT NULL
+    run_id TEXT NOT NULL,
+    table_version INTEGER           -- the table's version this build published
 );
 CREATE TABLE IF NOT EXISTS ingested_files (
     table_name TEXT NOT NULL,
@@ -125,11 +138,36 @@ class State:
         rows_out: int | None = None,
         version: int | None = None,
         error: str | None = None,
+        mode: str | None = None,
     ) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO model_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, model, started_at, now_iso(), status, rows_out, version, error),
+            "INSERT OR REPLACE INTO model_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, model, started_at, now_iso(), status, rows_out, version, error, mode),
         )
+
+    def record_checks(self, run_id: str, model: str, results: list[Any]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        model,
+                        r.name,
+                        r.severity,
+                        r.status,
+                        r.failing,
+                        json.dumps(r.sample, default=str),
+                        r.message,
+                    )
+                    for r in results
+                ],
+            )
+
+    def check_results(self, run_id: str, model: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM check_results WHERE run_id = ?" + (" AND model = ?" if model else "")
+        rows = self.db.execute(sql, (run_id, model) if model else (run_id,)).fetchall()
+        return [{**dict(r), "sample": json.loads(r["sample"] or "[]")} for r in rows]
 
     def last_model_runs(self) -> dict[str, dict[str, Any]]:
         """The newest build record per model (skips included)."""
@@ -153,11 +191,27 @@ class State:
         return {r["model"]: {**dict(r), "inputs": json.loads(r["inputs"])} for r in rows}
 
     def set_model_state(
-        self, model: str, fingerprint: str, inputs: dict[str, int], materialized: str, view_sql: str | None, run_id: str
+        self,
+        model: str,
+        fingerprint: str,
+        inputs: dict[str, int],
+        materialized: str,
+        view_sql: str | None,
+        run_id: str,
+        table_version: int | None = None,
     ) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO model_state VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (model, fingerprint, json.dumps(inputs, sort_keys=True), materialized, view_sql, now_iso(), run_id),
+            "INSERT OR REPLACE INTO model_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                model,
+                fingerprint,
+                json.dumps(inputs, sort_keys=True),
+                materialized,
+                view_sql,
+                now_iso(),
+                run_id,
+                table_version,
+            ),
         )
 
     # The ledger of landing files.
