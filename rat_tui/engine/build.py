@@ -33,7 +33,7 @@ from rat_tui.engine import lake
 from rat_tui.engine.checks import CheckResult, run_checks
 from rat_tui.engine.events import EventBus, ModelFinished, ModelStarted
 from rat_tui.engine.models import Graph, Model
-from rat_tui.engine.query import KeyFilter, Session, first_line, qualified, quote_ident, quote_str, strip_sql
+from rat_tui.engine.query import KeyFilter, Session, first_line, first_row, qualified, quote_ident, quote_str, strip_sql
 from rat_tui.engine.state import State, now_iso
 from rat_tui.engine.workspace import Workspace
 
@@ -390,9 +390,11 @@ class Builder:
             for n, t, *_ in described
         )
         filtered = f" WHERE {where}" if where else ""
-        row = con.execute(
-            f"COPY (SELECT {select} FROM (\n{body}) AS _m{filtered}) TO {quote_str(str(out))} ({_COPY_OPTIONS})"
-        ).fetchone()
+        row = first_row(
+            con.execute(
+                f"COPY (SELECT {select} FROM (\n{body}) AS _m{filtered}) TO {quote_str(str(out))} ({_COPY_OPTIONS})"
+            )
+        )
         return int(row[0]) if row else 0
 
     def _run_python(self, model: Model, out: Path, incremental: bool) -> None:
@@ -432,7 +434,6 @@ class Builder:
     ) -> tuple[int, int, None, list[CheckResult]] | None:
         """Build from the incremental input's new rows; None when only a full rebuild is right."""
         import pyarrow.parquet as pq
-        from deltalake import Schema
 
         source = model.incremental_input
         assert source is not None
@@ -449,7 +450,7 @@ class Builder:
                 with self._input(source, plan.new_files):
                     self._run_model(model, staged, incremental=True)
                 removes = []
-            if Schema.from_arrow(pq.read_schema(staged)).to_json() != Schema.from_arrow(table_schema).to_json():
+            if not lake.same_columns(pq.read_schema(staged), table_schema):
                 staged.unlink(missing_ok=True)
                 return None  # the output's columns changed: only a full rebuild is right
             if model.strategy == "merge":
@@ -474,7 +475,7 @@ class Builder:
         con = self.session.con
         keys = ", ".join(quote_ident(k) for k in model.unique_key)
         new = f"read_parquet({quote_str(str(staged))})"
-        dupe = con.execute(f"SELECT {keys} FROM {new} GROUP BY ALL HAVING count(*) > 1 LIMIT 1").fetchone()
+        dupe = first_row(con.execute(f"SELECT {keys} FROM {new} GROUP BY ALL HAVING count(*) > 1 LIMIT 1"))
         if dupe is not None:
             raise ValueError(
                 f"the new rows hold unique_key {dict(zip(model.unique_key, dupe, strict=True))} more than once; "

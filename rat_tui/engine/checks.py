@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine.errors import ModelError
+from rat_tui.engine.query import first_row
 
 if TYPE_CHECKING:
     import duckdb
@@ -226,7 +227,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, table_sql: str, checks: list[Chec
     if row_checks or any(c.row_count for c in checks):
         selects = ["count(*)"] + [f"count(*) FILTER (WHERE {c.condition})" for c in row_checks]
         try:
-            counts = list(con.execute(f"SELECT {', '.join(selects)} FROM {table_sql}").fetchone() or [])
+            counts = list(first_row(con.execute(f"SELECT {', '.join(selects)} FROM {table_sql}")) or [])
             total = counts[0]
         except Exception as exc:
             message = str(exc).strip().splitlines()[0]
@@ -248,7 +249,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, table_sql: str, checks: list[Chec
         elif check.query is not None:
             query = check.query.replace("{table}", table_sql)
             try:
-                failing = int(con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0])  # type: ignore[index]
+                failing = int(first_row(con.execute(f"SELECT count(*) FROM ({query})"))[0])
             except Exception as exc:
                 results.append(
                     CheckResult(check.name, check.severity, "error", message=str(exc).strip().splitlines()[0])

@@ -28,6 +28,8 @@ class RunReport:
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     up_to_date: list[str] = field(default_factory=list)
+    incremental: list[str] = field(default_factory=list)  # built from new input rows only
+    checks: dict[str, list[Any]] = field(default_factory=dict)  # model -> CheckResult list
     seconds: float = 0.0
 
 
@@ -81,6 +83,7 @@ class Engine:
                 built = builder.run(graph, chosen, run_id, force=full_refresh)
                 report.built, report.failed = built.built, built.failed
                 report.skipped, report.up_to_date = built.skipped, built.up_to_date
+                report.incremental, report.checks = built.incremental, built.checks
             except BaseException as exc:
                 self.state.finish_run(
                     run_id, "failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__

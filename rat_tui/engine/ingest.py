@@ -144,19 +144,17 @@ def file_digest(path: Path) -> str:
 def _sniff_csv(path: Path) -> dict[str, Any]:
     import duckdb
 
-    from rat_tui.engine.query import scratch
+    from rat_tui.engine.query import first_row, scratch
 
     row = None
     error: Exception | None = None
     for encoding in ("utf-8", "latin-1"):  # an old ERP's Latin-1 export should load, not be refused
         try:
-            row = (
-                scratch()
-                .execute(
+            row = first_row(
+                scratch().execute(
                     "SELECT Delimiter, Quote, HasHeader FROM sniff_csv(?, sample_size = 20480, encoding = ?)",
                     [str(path), encoding],
                 )
-                .fetchone()
             )
             break
         except duckdb.Error as exc:

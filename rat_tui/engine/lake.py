@@ -128,6 +128,21 @@ def arrow_schema(dt: DeltaTable) -> pa.Schema:
     return pa.schema(dt.schema().to_arrow())
 
 
+def nullable(schema: pa.Schema) -> pa.Schema:
+    """Every column nullable: DuckDB marks GROUP BY keys NOT NULL, and a NOT NULL column in the
+    table's schema would make a later append with a NULL fail."""
+    import pyarrow as pa
+
+    return pa.schema([f.with_nullable(True) for f in schema], metadata=schema.metadata)
+
+
+def same_columns(a: pa.Schema, b: pa.Schema) -> bool:
+    """Same column names and Delta types, in the same order (nullability aside)."""
+    from deltalake import Schema
+
+    return Schema.from_arrow(nullable(a)).to_json() == Schema.from_arrow(nullable(b)).to_json()
+
+
 def stage_path(table_path: Path, batch: str) -> Path:
     """A fresh file name in the table's folder for staged data."""
     table_path.mkdir(parents=True, exist_ok=True)
@@ -187,6 +202,7 @@ def publish(
         else:
             total = rows
         props = _commit_properties(run_id, operation, rows, total)
+        schema = nullable(schema)
         delta_schema = Schema.from_arrow(schema)
         if dt is not None and removes:
             now_ms = int(datetime.now(UTC).timestamp() * 1000)

@@ -132,9 +132,9 @@ def line_of(sql: str, offset: int) -> int:
 
 def sql_dependencies(sql: str, where: str) -> tuple[str, ...]:
     """The `<layer>.<table>` names a SELECT reads; raise ModelError on a parse error or a bare name."""
-    from rat_tui.engine.query import scratch
+    from rat_tui.engine.query import first_row, scratch
 
-    raw = scratch().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]  # type: ignore[index]
+    raw = first_row(scratch().execute("SELECT json_serialize_sql(?)", [sql]))[0]
     tree = json.loads(raw)
     if tree.get("error"):
         message = str(tree.get("error_message", "syntax error")).strip()

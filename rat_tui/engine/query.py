@@ -54,6 +54,13 @@ def qualified(name: str) -> str:
     return f"{quote_ident(layer)}.{quote_ident(table)}"
 
 
+def first_row(result: Any) -> Any:
+    """The first row of a DuckDB result, read to its end: DuckDB 2 refuses new work on a
+    connection while a result is unfinished."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 def first_line(exc: BaseException) -> str:
     lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
     return lines[0] if lines else type(exc).__name__
@@ -200,7 +207,7 @@ def export(session: Session, sql: str, fmt: str, out: Path) -> int:
     }[fmt]
     target = quote_str(str(out))
     try:
-        row = session.con.execute(f"COPY ({strip_sql(sql)}) TO {target} ({options})").fetchone()
+        row = first_row(session.con.execute(f"COPY ({strip_sql(sql)}) TO {target} ({options})"))
         return int(row[0]) if row else 0
     except Exception:  # not a plain query: run it, then write its result
         pass
@@ -209,7 +216,7 @@ def export(session: Session, sql: str, fmt: str, out: Path) -> int:
         raise QueryError("the statement returns no rows to write; use a SELECT")
     try:
         session.con.register("__rat_result", rel.to_arrow_table())
-        row = session.con.execute(f"COPY (FROM __rat_result) TO {target} ({options})").fetchone()
+        row = first_row(session.con.execute(f"COPY (FROM __rat_result) TO {target} ({options})"))
     except Exception as exc:  # duckdb.Error
         raise QueryError(query_error_text(exc)) from None
     finally:
