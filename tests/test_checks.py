@@ -70,7 +70,7 @@ def test_warn_severity_publishes_and_reports(ws: Path, engine) -> None:
     e.events.subscribe(events.append)
     report = e.run()
     assert report.built == ["silver.orders"] and report.status == "ok"
-    finished = [ev for ev in events if isinstance(ev, ModelFinished) and ev.model == "silver.orders"][0]
+    finished = next(ev for ev in events if isinstance(ev, ModelFinished) and ev.model == "silver.orders")
     assert finished.status == "ok" and len(finished.warnings) == 1
     assert finished.warnings[0].startswith("check not_null(customer) failed: 1 row, e.g. {id=1, customer=NULL")
 
