@@ -85,9 +85,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = sub.add_parser("history", parents=[common], help="a table's versions, newest first")
+    p = sub.add_parser(
+        "history",
+        parents=[common],
+        help="a table's versions, newest first",
+        description="A table's Delta versions, newest first: time, operation, rows, run.",
+    )
     p.add_argument("table", metavar="TABLE")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser(
+        "diff",
+        parents=[common],
+        help="rows added, removed and changed between two versions",
+        description="Compare two versions of a table (default: the last change). Rows are matched "
+        "by the model's unique_key where it declares one.",
+    )
+    p.add_argument("table", metavar="TABLE")
+    p.add_argument(
+        "versions", nargs="*", type=int, metavar="V", help="V1 [V2]: from V1 (default V2-1) to V2 (default: current)"
+    )
+    p.add_argument("--rows", action="store_true", help="also list the rows (at most 1,000 per kind)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser(
+        "rollback",
+        parents=[common],
+        help="publish an old version of a table again",
+        description="Publish VERSION of TABLE again as a new commit (history keeps every version).",
+    )
+    p.add_argument("table", metavar="TABLE")
+    p.add_argument("version", type=int, metavar="VERSION")
+
+    p = sub.add_parser(
+        "vacuum",
+        parents=[common],
+        help="delete data files old versions no longer need",
+        description="Delete data files that no version newer than --retain needs; never the "
+        "current version's. Older versions can no longer be read, diffed or rolled back to.",
+    )
+    p.add_argument(
+        "--retain", default="7d", metavar="AGE", help="keep what versions of this age need (7d, 12h, 0); default 7d"
+    )
     return parser
 
 
@@ -256,12 +295,28 @@ def cmd_status(args: argparse.Namespace) -> int:
         json.dump(status, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         return EXIT_OK
+
+    def last(t: dict[str, Any]) -> str:
+        run = t.get("last_run")
+        if not run:
+            return ""
+        took = f" in {run['seconds']:.2f}s" if run.get("seconds") is not None else ""
+        return f"{run['status']}{took}" + (f" ({run['mode']})" if run.get("mode") == "incremental" else "")
+
     rows = [
-        (t["name"], t["kind"], t["rows"], t["version"], (t["built_at"] or "")[:19].replace("T", " "), t["state"])
+        (
+            t["name"],
+            t["kind"],
+            t["rows"],
+            t["version"],
+            (t["built_at"] or "")[:19].replace("T", " "),
+            t["state"],
+            last(t),
+        )
         for t in status["tables"]
     ]
     sys.stdout.write(f"workspace {status['workspace']} ({status['root']})\n\n")
-    render_table(("table", "kind", "rows", "version", "built", "state"), rows, sys.stdout)
+    render_table(("table", "kind", "rows", "version", "built", "state", "last build"), rows, sys.stdout)
     problems = [t for t in status["tables"] if t.get("error") and t["state"] in ("failed", "error", "skipped")]
     for t in problems:
         sys.stdout.write(f"\n{t['name']}: {t['error']}")
@@ -296,6 +351,77 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from rat_tui.output import render_table
+
+    if len(args.versions) > 2:
+        raise _usage("rat diff takes at most two versions: TABLE [V1 [V2]]")
+    v1 = args.versions[0] if args.versions else None
+    v2 = args.versions[1] if len(args.versions) > 1 else None
+    engine = _engine(args)
+    try:
+        d = engine.diff(args.table, v1, v2, rows=args.rows)
+    finally:
+        engine.close()
+    if args.json:
+        out = d.summary()
+        if args.rows:
+            out["rows"] = d.rows
+        json.dump(out, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    by = f" (rows matched by {', '.join(d.key)})" if d.key else ""
+    sys.stdout.write(
+        f"{d.table} version {d.from_version} -> {d.to_version}{by}: "
+        f"{d.added:,} added, {d.removed:,} removed, {d.changed:,} changed\n"
+    )
+    if d.columns_added or d.columns_removed:
+        sys.stdout.write(
+            f"columns added: {', '.join(d.columns_added) or '-'}; removed: {', '.join(d.columns_removed) or '-'}\n"
+        )
+    if args.rows and d.rows:
+        columns = list(d.rows[0])
+        for row in d.rows[1:]:
+            columns += [c for c in row if c not in columns]
+        sys.stdout.write("\n")
+        render_table(columns, [[r.get(c) for c in columns] for r in d.rows], sys.stdout)
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    try:
+        new = engine.rollback(args.table, args.version)
+    finally:
+        engine.close()
+    _err(f"{args.table} is now version {new}, with the content of version {args.version}")
+    return EXIT_OK
+
+
+def cmd_vacuum(args: argparse.Namespace) -> int:
+    from rat_tui.engine.versions import parse_retention
+
+    hours = parse_retention(args.retain)
+    engine = _engine(args)
+    try:
+        removed = engine.vacuum(hours)
+    finally:
+        engine.close()
+    for table, count in removed.items():
+        if count:
+            _err(f"vacuumed {table}: {count} file{'s' if count != 1 else ''} deleted")
+    _err(
+        f"vacuum done: {sum(removed.values())} files deleted from {len(removed)} tables (kept what the last {args.retain} need)"
+    )
+    return EXIT_OK
+
+
+def _usage(message: str) -> Exception:
+    from rat_tui.engine.errors import RatError
+
+    return RatError(message)
+
+
 COMMANDS = {
     "init": cmd_init,
     "demo": cmd_demo,
@@ -303,4 +429,7 @@ COMMANDS = {
     "query": cmd_query,
     "status": cmd_status,
     "history": cmd_history,
+    "diff": cmd_diff,
+    "rollback": cmd_rollback,
+    "vacuum": cmd_vacuum,
 }

@@ -14,6 +14,7 @@ from rat_tui.engine.workspace import Workspace, WriterLock
 
 if TYPE_CHECKING:
     from rat_tui.engine.query import Session
+    from rat_tui.engine.versions import Diff
 
 
 @dataclass
@@ -156,6 +157,16 @@ class Engine:
             if model is not None:
                 entry["model"] = model.path.relative_to(self.ws.root).as_posix()
                 entry["depends_on"] = list(model.depends_on)
+            if run is not None:
+                entry["last_run"] = {
+                    "run": run["run_id"],
+                    "status": run["status"],
+                    "started_at": run["started_at"],
+                    "finished_at": run["finished_at"],
+                    "seconds": _seconds(run["started_at"], run["finished_at"]),
+                    "rows": run["rows_out"],
+                    "mode": run["mode"],
+                }
             if run is not None and run.get("error"):
                 entry["error"] = run["error"]
             elif model is not None and model.error:
@@ -179,13 +190,74 @@ class Engine:
         }
         return Session(self.ws, views)
 
-    def history(self, table: str) -> list[dict[str, Any]]:
+    def _table_path(self, table: str) -> Path:
         from rat_tui.engine.errors import RatError
 
-        path = self.ws.table_path(table) if "." in table else None
+        table = table.strip().lower()
+        path = self.ws.table_path(table) if table.count(".") == 1 else None
         if path is None or not lake.is_table(path):
             raise RatError(f"table {table!r} does not exist; `rat status` lists the tables")
-        return lake.history(path)
+        return path
+
+    def history(self, table: str) -> list[dict[str, Any]]:
+        """The table's versions, newest first."""
+        return lake.history(self._table_path(table))
+
+    def diff(self, table: str, v1: int | None = None, v2: int | None = None, rows: bool = False) -> Diff:
+        """Rows added, removed and changed from v1 to v2 (default: the last change), by the model's
+        unique_key where it declares one."""
+        from rat_tui.engine.models import discover
+        from rat_tui.engine.versions import diff
+
+        table = table.strip().lower()
+        path = self._table_path(table)
+        latest = lake.latest_version(path) or 0
+        if v2 is None:
+            v2 = latest
+        if v1 is None:
+            v1 = max(v2 - 1, 0)
+        model = discover(self.ws).get(table)
+        key = model.row_key if model is not None else []
+        session = self.query_session()
+        try:
+            return diff(session, path, table, v1, v2, key, rows)
+        finally:
+            session.close()
+
+    def rollback(self, table: str, version: int) -> int:
+        """Publish an old version of the table again as a new commit; return the new version.
+
+        A model's next build after a rollback is a full one: its incremental bookkeeping no longer
+        matches the table.
+        """
+        from rat_tui.engine.versions import rollback
+
+        path = self._table_path(table)
+        with WriterLock(self.ws):
+            run_id = new_run_id()
+            self.state.start_run(run_id, f"rollback {table} {version}")
+            try:
+                new = rollback(path, table.strip().lower(), version, run_id)
+            except BaseException as exc:
+                self.state.finish_run(run_id, "failed", error=str(exc).splitlines()[0] if str(exc) else "interrupted")
+                raise
+            self.state.finish_run(run_id, "ok")
+            return new
+
+    def vacuum(self, retain_hours: int) -> dict[str, int]:
+        """Delete data files older versions no longer need (never the current version's): files per table."""
+        from rat_tui.engine.versions import vacuum
+
+        with WriterLock(self.ws):
+            return {name: len(vacuum(self.ws.table_path(name), retain_hours)) for name in lake.list_tables(self.ws)}
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    from datetime import datetime
+
+    if not start or not end:
+        return None
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
 
 
 def _layer_order(name: str) -> tuple[int, str]:

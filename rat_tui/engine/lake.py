@@ -257,14 +257,23 @@ def history(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
     dt = open_table(path)
     if dt is None:
         return []
+    from deltalake import DeltaTable
+
     out = []
     for h in dt.history(limit):
+        if "rat.rows" in h:
+            rows = int(h["rat.rows"])
+        else:  # a commit rat did not write (vacuum, another engine): count that version's files
+            try:
+                rows = count_rows(DeltaTable(str(path), version=h["version"]))
+            except Exception:
+                rows = None
         out.append(
             {
                 "version": h.get("version"),
                 "timestamp": datetime.fromtimestamp(h["timestamp"] / 1000, UTC).isoformat(timespec="milliseconds"),
                 "operation": h.get("rat.operation") or h.get("operation"),
-                "rows": int(h["rat.rows"]) if "rat.rows" in h else None,
+                "rows": rows,
                 "run": h.get("rat.run"),
             }
         )

@@ -53,6 +53,19 @@ class Model:
         return [key] if isinstance(key, str) else list(key)
 
     @property
+    def row_key(self) -> list[str]:
+        """What identifies a row, for diffs: unique_key, else the first `unique` check's columns."""
+        if self.unique_key:
+            return self.unique_key
+        checks = self.settings.get("checks", {})
+        unique = checks.get("unique") if isinstance(checks, dict) else None
+        value = unique.get("columns") if isinstance(unique, dict) else unique
+        first = value[0] if isinstance(value, list) and value else value
+        if isinstance(first, str):
+            return [first]
+        return [c for c in first if isinstance(c, str)] if isinstance(first, list) else []
+
+    @property
     def partition_by(self) -> str | None:
         value = self.settings.get("partition_by")
         return str(value) if value else None

@@ -109,6 +109,9 @@ def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
         config["threads"] = ws.settings.threads
     con = duckdb.connect(":memory:", config=config)
     con.execute("SET enable_progress_bar = false")
+    # Keeping the scan order of rows a query does not ORDER BY makes COPY buffer them, and a build
+    # larger than memory then fails instead of spilling. A table's row order is not part of it.
+    con.execute("SET preserve_insertion_order = false")
     return con
 
 
@@ -163,18 +166,19 @@ class Session:
         How a build shows a model only its input's new rows, an older version, or its own staged
         output while the checks audit it.
         """
-        target = qualified(name)
+        where = f" WHERE {keys.sql('_t')}" if keys else ""
+        select = self.files_sql(files, schema, f"__rat_empty_{name.replace('.', '__')}")
+        self.con.execute(f"CREATE OR REPLACE VIEW {qualified(name)} AS {select}{where}")
+        self.sources[name] = Source(files, schema, keys)
+
+    def files_sql(self, files: list[str], schema: pa.Schema, empty_name: str) -> str:
+        """A SELECT of `schema`'s columns over Parquet files (aliased _t); an empty relation for none."""
         cols = ", ".join(quote_ident(c) for c in schema.names)
         if files:
             listing = ", ".join(quote_str(f) for f in files)
-            source = f"read_parquet([{listing}], union_by_name = true)"
-        else:
-            empty = f"__rat_empty_{name.replace('.', '__')}"
-            self.con.register(empty, schema.empty_table())
-            source = quote_ident(empty)
-        where = f" WHERE {keys.sql('_t')}" if keys else ""
-        self.con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT {cols} FROM {source} AS _t{where}")
-        self.sources[name] = Source(files, schema, keys)
+            return f"SELECT {cols} FROM read_parquet([{listing}], union_by_name = true) AS _t"
+        self.con.register(empty_name, schema.empty_table())
+        return f"SELECT {cols} FROM {quote_ident(empty_name)} AS _t"
 
     def sql(self, sql: str) -> duckdb.DuckDBPyRelation | None:
         try:

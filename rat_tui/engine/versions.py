@@ -1,0 +1,143 @@
+"""A table's versions: compare two (diff), publish an old one again (rollback), delete old files (vacuum)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rat_tui.engine import lake
+from rat_tui.engine.errors import RatError
+from rat_tui.engine.query import first_row, quote_ident
+
+if TYPE_CHECKING:
+    from rat_tui.engine.query import Session
+
+LINEAGE = ("_source_file", "_ingested_at", "_batch_id")
+
+
+@dataclass
+class Diff:
+    """Rows added, removed and changed between two versions of a table."""
+
+    table: str
+    from_version: int
+    to_version: int
+    key: list[str]
+    added: int
+    removed: int
+    changed: int
+    columns_added: list[str] = field(default_factory=list)
+    columns_removed: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # with --rows: each with "_change"
+
+    def summary(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "rows"}
+        out["from"], out["to"] = out.pop("from_version"), out.pop("to_version")
+        return out
+
+
+def _version_schema(path: Path, version: int) -> Any:
+    from deltalake import DeltaTable
+
+    return lake.arrow_schema(DeltaTable(str(path), version=version))
+
+
+def _check_version(path: Path, table: str, version: int) -> None:
+    latest = lake.latest_version(path)
+    if latest is None or not 0 <= version <= latest:
+        raise RatError(f"{table} has no version {version}; `rat history {table}` lists them (0 to {latest})")
+
+
+def _files(path: Path, table: str, version: int) -> list[str]:
+    files = lake.files_at(path, version)
+    missing = [f for f in files if not Path(f.removeprefix("file://")).exists()]
+    if missing:
+        raise RatError(f"{table} version {version}: its data files were removed by `rat vacuum`; pick a newer version")
+    return files
+
+
+def diff(
+    session: Session, path: Path, table: str, v1: int, v2: int, key: list[str], with_rows: bool, limit: int = 1000
+) -> Diff:
+    """Compare versions v1 and v2 (by `key` when given: a changed row keeps its key)."""
+    for v in (v1, v2):
+        _check_version(path, table, v)
+    s1, s2 = _version_schema(path, v1), _version_schema(path, v2)
+    common = [c for c in s2.names if c in s1.names]
+    con = session.con
+    old = session.files_sql(_files(path, table, v1), s1, "__rat_diff_e1")
+    new = session.files_sql(_files(path, table, v2), s2, "__rat_diff_e2")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW __rat_old AS {old}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW __rat_new AS {new}")
+    key = [k for k in key if k in common]
+    cols = ", ".join(quote_ident(c) for c in common)
+    # Lineage columns say when a row was ingested, not what it says: a re-ingested row is unchanged.
+    compared = [c for c in common if c not in key and c not in LINEAGE]
+    queries: dict[str, str]
+    if key:
+        on = " AND ".join(f"o.{quote_ident(k)} IS NOT DISTINCT FROM n.{quote_ident(k)}" for k in key)
+        differs = " OR ".join(f"o.{quote_ident(c)} IS DISTINCT FROM n.{quote_ident(c)}" for c in compared) or "false"
+        queries = {
+            "added": f"SELECT n.* FROM __rat_new n WHERE NOT EXISTS (SELECT 1 FROM __rat_old o WHERE {on})",
+            "removed": f"SELECT o.* FROM __rat_old o WHERE NOT EXISTS (SELECT 1 FROM __rat_new n WHERE {on})",
+            "changed": f"SELECT n.* FROM __rat_new n JOIN __rat_old o ON {on} WHERE {differs}",
+        }
+    else:
+        queries = {
+            "added": f"SELECT {cols} FROM __rat_new EXCEPT ALL SELECT {cols} FROM __rat_old",
+            "removed": f"SELECT {cols} FROM __rat_old EXCEPT ALL SELECT {cols} FROM __rat_new",
+        }
+    counts = {name: int(first_row(con.execute(f"SELECT count(*) FROM ({q})"))[0]) for name, q in queries.items()}
+    result = Diff(
+        table,
+        v1,
+        v2,
+        key,
+        counts["added"],
+        counts["removed"],
+        counts.get("changed", 0),
+        [c for c in s2.names if c not in s1.names],
+        [c for c in s1.names if c not in s2.names],
+    )
+    if with_rows:
+        for name, q in queries.items():
+            rel = con.sql(f"SELECT * FROM ({q}) LIMIT {limit}")
+            result.rows += [{"_change": name, **dict(zip(rel.columns, r, strict=True))} for r in rel.fetchall()]
+    return result
+
+
+def rollback(path: Path, table: str, version: int, run_id: str) -> int:
+    """Publish `version` again as a new commit; return the new version."""
+    from deltalake import CommitProperties, DeltaTable
+
+    _check_version(path, table, version)
+    files = _files(path, table, version)
+    rows = lake.staged_rows([Path(f.removeprefix("file://")) for f in files])
+    meta = {"rat.run": run_id, "rat.operation": f"rollback to {version}", "rat.rows": str(rows)}
+    DeltaTable(str(path)).restore(version, commit_properties=CommitProperties(custom_metadata=meta))
+    new = lake.latest_version(path)
+    assert new is not None
+    return new
+
+
+_RETAIN = re.compile(r"^\s*(\d+)\s*([dhm]?)\s*$")
+
+
+def parse_retention(text: str) -> int:
+    """'7d', '12h', '30m' or '0' -> hours (minutes round up to a whole hour)."""
+    m = _RETAIN.match(text)
+    if not m:
+        raise RatError(f"--retain {text!r} is not a duration; write 7d, 12h or 0")
+    n, unit = int(m.group(1)), m.group(2) or "h"
+    return {"d": n * 24, "h": n, "m": -(-n // 60)}[unit]
+
+
+def vacuum(path: Path, retain_hours: int) -> list[str]:
+    """Delete data files no version younger than the retention needs, and never the current one's;
+    files left by interrupted builds go too once older than the retention."""
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(str(path))
+    return list(dt.vacuum(retention_hours=retain_hours, dry_run=False, enforce_retention_duration=False, full=True))
