@@ -73,6 +73,35 @@ class ChecksFailed(Exception):
         super().__init__("; ".join(r.describe() for r in blocking))
 
 
+def _in_list(column: str, values: list[Any], limit: int = 10_000) -> str | None:
+    """`column IN (...)` for a short list of plain values: DuckDB pushes it through a GROUP BY on that
+    column down to the scan (and the Parquet statistics), which a semi-join does not get."""
+    import datetime as dt
+
+    literals = []
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            literals.append("true" if v else "false")
+        elif isinstance(v, (int, float)):
+            literals.append(repr(v))
+        elif isinstance(v, str):
+            literals.append(quote_str(v))
+        elif isinstance(v, dt.datetime) and v.tzinfo is None:
+            literals.append(f"TIMESTAMP {quote_str(v.isoformat(sep=' '))}")
+        elif isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+            literals.append(f"DATE {quote_str(v.isoformat())}")
+        else:
+            return None
+    if len(literals) > limit:
+        return None
+    parts = [f"{column} IN ({', '.join(literals)})"] if literals else []
+    if None in values:
+        parts.append(f"{column} IS NULL")
+    return "(" + " OR ".join(parts) + ")" if parts else "false"
+
+
 def _delta_safe_type(duck_type: str) -> str | None:
     t = duck_type.strip().upper()
     for pattern, target in _TYPE_FIXES:
@@ -525,8 +554,12 @@ class Builder:
             )
             keys = KeyFilter(tuple(model.unique_key), "__rat_keys")
             before = lake.files_at(self.ws.table_path(source), plan.prior_input_version)  # type: ignore[arg-type]
-            partitions |= self._partitions_of(model, source, before, keys, tmp)
-            partitions |= self._partitions_of(model, source, self.session.sources[source].files, keys, tmp)
+            schema = self.session.sources[source].schema
+            seen_before = self.session.files_sql(before, schema, "__rat_before_empty")
+            if before and first_row(con.execute(f"SELECT 1 FROM ({seen_before}) AS _r WHERE {keys.sql('_r')} LIMIT 1")):
+                # Only a key seen before can have moved; new keys alone touch only the partitions above.
+                partitions |= self._partitions_of(model, source, before, keys, tmp)
+                partitions |= self._partitions_of(model, source, self.session.sources[source].files, keys, tmp)
         import pyarrow as pa
 
         values = list(partitions)
@@ -536,7 +569,9 @@ class Builder:
         )
         con.execute("CREATE OR REPLACE TABLE __rat_parts AS SELECT v FROM __rat_parts_arrow")
         con.unregister("__rat_parts_arrow")
-        in_parts = f"EXISTS (SELECT 1 FROM __rat_parts AS _p WHERE _p.v IS NOT DISTINCT FROM _m.{quote_ident(part)})"
+        in_parts = _in_list(f"_m.{quote_ident(part)}", values) or (
+            f"EXISTS (SELECT 1 FROM __rat_parts AS _p WHERE _p.v IS NOT DISTINCT FROM _m.{quote_ident(part)})"
+        )
         self._run_model(model, staged, incremental=False, where=in_parts)
         current = self._current_files(model)
         listing = ", ".join(quote_str(f) for f in current)
