@@ -109,9 +109,10 @@ def main() -> None:
     incr: dict[str, list[float]] = {m: [] for m in INCREMENTAL}
     full: dict[str, list[float]] = {m: [] for m in INCREMENTAL}
     for r in range(args.rounds):
-        # 1% new rows: half new ids, half updates of existing ids (some move to another day).
+        # 1% new rows: half of them updates of the newest existing ids (with another status and
+        # amount, and for some another day), half new ids.
         path = root / "landing" / "events" / f"drop-{r}.parquet"
-        write_events(path, args.rows + r * step - step // 2, step, seed=r + 1)
+        write_events(path, args.rows + r * (step // 2) - step // 2, step, seed=r + 1)
         for model in INCREMENTAL:
             seconds, mode = build_seconds(root, model, full=False)
             assert mode == "incremental", (model, mode)

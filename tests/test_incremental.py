@@ -108,6 +108,10 @@ def test_each_strategy_builds_from_new_rows_only(tmp_path: Path) -> None:
         ("2024-01-03", 1, 11),
         ("2024-01-04", 1, 40),
     ]
+    e = Engine.open(root)
+    runs = e.state.last_model_runs()
+    e.close()
+    assert runs["silver.log"]["rows_in"] == 3 and runs["silver.log"]["mode"] == "incremental"
     full = full_rebuild(root, tmp_path)
     for t in TABLES:
         assert table_rows(root, t) == table_rows(full, t), t

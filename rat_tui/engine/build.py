@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import sys
 import time
 import uuid
@@ -52,6 +53,7 @@ _NESTED_BAD = re.compile(
     r"\b(UTINYINT|USMALLINT|UINTEGER|UBIGINT|HUGEINT|UHUGEINT|TIME|INTERVAL|UUID|ENUM|BIT|\"NULL\")\b"
 )
 _COPY_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
+_ROW_GROUPS_PER_FILE = 8  # about a million rows per data file
 
 
 @dataclass
@@ -160,6 +162,7 @@ class Builder:
         self.bus = bus
         self._open_session = open_session
         self._session: Session | None = None
+        self._scratch: list[Path] = []  # Python models' results, deleted after each build
 
     @property
     def session(self) -> Session:
@@ -280,7 +283,8 @@ class Builder:
                 result.checks[name] = checks
                 self.state.record_checks(run_id, name, checks)
             self.state.set_model_state(name, fingerprints[name], inputs, model.materialized, view_sql, run_id, version)
-            self.state.record_model_run(run_id, name, started, "ok", rows, version, mode=used)
+            rows_in = self._rows_in(model, graph, plan.new_files if used == "incremental" else None)
+            self.state.record_model_run(run_id, name, started, "ok", rows, version, mode=used, rows_in=rows_in)
             result.built.append(name)
             if used == "incremental":
                 result.incremental.append(name)
@@ -289,6 +293,22 @@ class Builder:
                 ModelFinished(name, "ok", rows, version, time.perf_counter() - t0, warnings=warnings, mode=used)
             )
         return result
+
+    def _rows_in(self, model: Model, graph: Graph, new_files: list[str] | None) -> int | None:
+        """Rows the build read: its inputs' rows, or only the new rows of an incremental build
+        (from the Delta log's statistics, no scan)."""
+        total = 0
+        for dep in model.depends_on:
+            dt = lake.open_table(self.ws.table_path(dep))
+            if dt is None:
+                return None  # a view: its rows are not stored anywhere
+            per_file = lake.file_rows(dt)
+            if new_files is not None and dep == model.incremental_input:
+                wanted = {lake.relative(self.ws.table_path(dep), f) for f in new_files}
+                total += sum(n for f, n in per_file.items() if f in wanted)
+            else:
+                total += sum(per_file.values())
+        return total
 
     def _fail(
         self,
@@ -309,16 +329,21 @@ class Builder:
     def _build(
         self, model: Model, plan: _Plan, run_id: str
     ) -> tuple[int | None, int | None, str | None, list[CheckResult], str]:
-        if model.materialized == "view":
-            return (*self._build_view(model), "full")
-        if plan.action == "incremental":
-            outcome = self._build_incremental(model, plan, run_id)
-            if outcome is not None:
-                return (*outcome, "incremental")
-        rows, version, checks = self._publish_checked(
-            model, run_id, self._stage_full(model, run_id), "overwrite", [], "build"
-        )
-        return rows, version, None, checks, "full"
+        try:
+            if model.materialized == "view":
+                return (*self._build_view(model), "full")
+            if plan.action == "incremental":
+                outcome = self._build_incremental(model, plan, run_id)
+                if outcome is not None:
+                    return (*outcome, "incremental")
+            rows, version, checks = self._publish_checked(
+                model, run_id, self._stage_full(model, run_id), "overwrite", [], "build"
+            )
+            return rows, version, None, checks, "full"
+        finally:
+            for f in self._scratch:
+                f.unlink(missing_ok=True)
+            self._scratch.clear()
 
     def _build_view(self, model: Model) -> tuple[None, None, str, list[CheckResult]]:
         if model.is_python:
@@ -340,35 +365,35 @@ class Builder:
             raise
         return None, None, body, checks
 
-    def _stage_full(self, model: Model, run_id: str) -> Path:
-        staged = lake.stage_path(self.ws.table_path(model.name), run_id)
-        self._run_model(model, staged, incremental=False)
-        return staged
+    def _stage_full(self, model: Model, run_id: str) -> list[Path]:
+        return self._stage(model, run_id, self._model_sql(model, incremental=False))
 
     def _publish_checked(
-        self, model: Model, run_id: str, staged: Path, mode: str, removes: list[str], operation: str
+        self, model: Model, run_id: str, staged: list[Path], mode: str, removes: list[str], operation: str
     ) -> tuple[int, int, list[CheckResult]]:
-        """Audit the version the staged file would make, then publish it; ChecksFailed publishes nothing."""
+        """Audit the version the staged files would make, then publish it; ChecksFailed publishes nothing."""
         import pyarrow.parquet as pq
 
         path = self.ws.table_path(model.name)
         try:
+            staged_schema = pq.read_schema(staged[0])
             if mode == "overwrite":
-                version_files = [str(staged)]
+                version_files = [str(f) for f in staged]
             else:
                 dropped = set(removes)
                 current = list(lake.open_table(path).file_uris())  # type: ignore[union-attr]
-                version_files = [f for f in current if lake.relative(path, f) not in dropped] + [str(staged)]
-            checks = self._audit(model, version_files, pq.read_schema(staged)) if model.checks else []
+                version_files = [f for f in current if lake.relative(path, f) not in dropped] + [str(f) for f in staged]
+            checks = self._audit(model, version_files, staged_schema) if model.checks else []
             if any(r.blocks for r in checks):
                 raise ChecksFailed(checks)
-            schema = pq.read_schema(staged) if mode == "overwrite" else lake.arrow_schema(lake.open_table(path))  # type: ignore[arg-type]
-            version = lake.publish(path, [staged], schema, mode, run_id, operation, removes)
+            schema = staged_schema if mode == "overwrite" else lake.arrow_schema(lake.open_table(path))  # type: ignore[arg-type]
+            version = lake.publish(path, staged, schema, mode, run_id, operation, removes)
         except BaseException:
-            staged.unlink(missing_ok=True)
+            for f in staged:
+                f.unlink(missing_ok=True)
             raise
         self.session.refresh(model.name)
-        return lake.staged_rows([staged]), version, checks
+        return lake.staged_rows(staged), version, checks
 
     def _audit(self, model: Model, files: list[str], schema: Any) -> list[CheckResult]:
         """Run the model's checks with its name pointing at the new, unpublished version."""
@@ -397,34 +422,54 @@ class Builder:
         finally:
             session.refresh(name)
 
-    def _run_model(self, model: Model, out: Path, incremental: bool, where: str | None = None) -> int:
-        """Write the model's result (only rows matching `where`, if given) to `out`; return rows."""
-        if model.is_python:
-            raw = self.ws.tmp / f"py-{uuid.uuid4().hex[:12]}.parquet"
-            try:
-                self._run_python(model, raw, incremental)
-                body = f"SELECT * FROM read_parquet({quote_str(str(raw))})"
-                return self._copy(body, out, where)
-            finally:
-                raw.unlink(missing_ok=True)
-        return self._copy(strip_sql(model.sql), out, where)
+    def _model_sql(self, model: Model, incremental: bool) -> str:
+        """A SELECT of the model's rows: its SQL, or a Python model's result written to a scratch file."""
+        if not model.is_python:
+            return strip_sql(model.sql)
+        raw = self.ws.tmp / f"py-{uuid.uuid4().hex[:12]}.parquet"
+        self._scratch.append(raw)
+        self._run_python(model, raw, incremental)
+        return f"SELECT * FROM read_parquet({quote_str(str(raw))})"
 
-    def _copy(self, body: str, out: Path, where: str | None) -> int:
-        """COPY a query into a Parquet file, with the columns cast to types Delta can hold."""
-        con = self.session.con
+    def _select(self, body: str, where: str | None) -> str:
+        """The rows of `body` (matching `where`) with the columns cast to types Delta can hold."""
         # Describe first: it checks the SQL and lists the columns to cast into Delta-safe types.
-        described = con.execute(f"DESCRIBE SELECT * FROM (\n{body})").fetchall()
+        described = self.session.con.execute(f"DESCRIBE SELECT * FROM (\n{body})").fetchall()
         select = ", ".join(
             f"CAST({quote_ident(n)} AS {fix}) AS {quote_ident(n)}" if (fix := _delta_safe_type(t)) else quote_ident(n)
             for n, t, *_ in described
         )
         filtered = f" WHERE {where}" if where else ""
-        row = first_row(
-            con.execute(
-                f"COPY (SELECT {select} FROM (\n{body}) AS _m{filtered}) TO {quote_str(str(out))} ({_COPY_OPTIONS})"
+        return f"SELECT {select} FROM (\n{body}) AS _m{filtered}"
+
+    def _copy(self, body: str, out: Path, where: str | None = None) -> None:
+        """COPY the rows of `body` into one scratch Parquet file."""
+        self.session.con.execute(f"COPY ({self._select(body, where)}) TO {quote_str(str(out))} ({_COPY_OPTIONS})")
+
+    def _stage(self, model: Model, run_id: str, body: str, where: str | None = None) -> list[Path]:
+        """COPY the rows of `body` into new data files in the model's table folder (invisible to
+        readers until published). Files of about a million rows each: a later merge or partition
+        replacement rewrites only the files it touches."""
+        path = self.ws.table_path(model.name)
+        folder = path / f"_staging-{uuid.uuid4().hex[:12]}"
+        path.mkdir(parents=True, exist_ok=True)
+        staged: list[Path] = []
+        try:
+            self.session.con.execute(
+                f"COPY ({self._select(body, where)}) TO {quote_str(str(folder))} "
+                f"({_COPY_OPTIONS}, ROW_GROUPS_PER_FILE {_ROW_GROUPS_PER_FILE})"
             )
-        )
-        return int(row[0]) if row else 0
+            for part in sorted(folder.glob("*.parquet")):
+                target = lake.stage_path(path, run_id)
+                part.replace(target)
+                staged.append(target)
+        except BaseException:
+            for f in staged:
+                f.unlink(missing_ok=True)
+            raise
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return staged
 
     def _run_python(self, model: Model, out: Path, incremental: bool) -> None:
         import polars as pl
@@ -466,44 +511,50 @@ class Builder:
 
         source = model.incremental_input
         assert source is not None
-        path = self.ws.table_path(model.name)
-        dt = lake.open_table(path)
+        dt = lake.open_table(self.ws.table_path(model.name))
         assert dt is not None
         table_schema = lake.arrow_schema(dt)
-        staged = lake.stage_path(path, run_id)
-        tmp: list[Path] = []
+        staged: list[Path] = []
         try:
             if model.strategy == "partition":
-                removes = self._stage_partitions(model, plan, staged, tmp)
+                staged, removes = self._stage_partitions(model, plan, run_id)
             else:
                 with self._input(source, plan.new_files):
-                    self._run_model(model, staged, incremental=True)
+                    staged = self._stage(model, run_id, self._model_sql(model, incremental=True))
                 removes = []
-            if not lake.same_columns(pq.read_schema(staged), table_schema):
-                staged.unlink(missing_ok=True)
+            if not lake.same_columns(pq.read_schema(staged[0]), table_schema):
+                for f in staged:
+                    f.unlink(missing_ok=True)
                 return None  # the output's columns changed: only a full rebuild is right
             if model.strategy == "merge":
-                removes = self._merge_into(model, staged, tmp)
+                staged, removes = self._merge_into(model, run_id, staged)
             operation = f"build ({model.strategy})"
             rows, version, checks = self._publish_checked(model, run_id, staged, "append", removes, operation)
             return rows, version, None, checks
         except BaseException:
-            staged.unlink(missing_ok=True)
+            for f in staged:
+                f.unlink(missing_ok=True)
             raise
         finally:
-            for t in tmp:
-                t.unlink(missing_ok=True)
             for name in ("__rat_keys", "__rat_parts"):
                 self.session.con.execute(f"DROP TABLE IF EXISTS {name}")
 
-    def _current_files(self, model: Model) -> list[str]:
-        return list(lake.open_table(self.ws.table_path(model.name)).file_uris())  # type: ignore[union-attr]
+    def _files_holding(self, model: Model, alias: str, condition: str) -> list[str]:
+        """The model table's current data files that hold a row matching `condition` (over `alias`)."""
+        files = lake.open_table(self.ws.table_path(model.name)).file_uris()  # type: ignore[union-attr]
+        listing = ", ".join(quote_str(f) for f in files)
+        rows = self.session.con.execute(
+            f"SELECT DISTINCT filename FROM read_parquet([{listing}], filename = true, union_by_name = true) AS {alias} "
+            f"WHERE {condition}"
+        ).fetchall()
+        return [r[0] for r in rows]
 
-    def _merge_into(self, model: Model, staged: Path, tmp: list[Path]) -> list[str]:
-        """Rewrite `staged` into the new content of the files holding its keys; return those files."""
+    def _merge_into(self, model: Model, run_id: str, staged: list[Path]) -> tuple[list[Path], list[str]]:
+        """The files of the merged version: the new rows plus the untouched rows of the files that
+        hold their keys; and those files, to remove in the same commit."""
         con = self.session.con
         keys = ", ".join(quote_ident(k) for k in model.unique_key)
-        new = f"read_parquet({quote_str(str(staged))})"
+        new = "read_parquet([" + ", ".join(quote_str(str(f)) for f in staged) + "])"
         dupe = first_row(con.execute(f"SELECT {keys} FROM {new} GROUP BY ALL HAVING count(*) > 1 LIMIT 1"))
         if dupe is not None:
             raise ValueError(
@@ -511,40 +562,37 @@ class Builder:
                 "a merge model must give one row per key"
             )
         match = " AND ".join(f"_n.{quote_ident(k)} = _t.{quote_ident(k)}" for k in model.unique_key)
-        current = self._current_files(model)
-        listing = ", ".join(quote_str(f) for f in current)
-        touched = [
-            r[0]
-            for r in con.execute(
-                f"SELECT DISTINCT filename FROM read_parquet([{listing}], filename = true, union_by_name = true) AS _t "
-                f"WHERE EXISTS (SELECT 1 FROM {new} AS _n WHERE {match})"
-            ).fetchall()
-        ]
+        touched = self._files_holding(model, "_t", f"EXISTS (SELECT 1 FROM {new} AS _n WHERE {match})")
         if not touched:
-            return []
-        self._rewrite(model, staged, touched, f"NOT EXISTS (SELECT 1 FROM {{new}} AS _n WHERE {match})", tmp)
-        return [lake.relative(self.ws.table_path(model.name), f) for f in touched]
+            return staged, []
+        keep = f"NOT EXISTS (SELECT 1 FROM {new} AS _n WHERE {match})"
+        return self._rewrite(model, run_id, staged, touched, keep), [
+            lake.relative(self.ws.table_path(model.name), f) for f in touched
+        ]
 
-    def _rewrite(self, model: Model, staged: Path, touched: list[str], keep: str, tmp: list[Path]) -> None:
-        """staged := the rows of `touched` files that satisfy `keep`, plus staged's rows."""
-        new_rows = self.ws.tmp / f"new-{uuid.uuid4().hex[:12]}.parquet"
-        staged.replace(new_rows)
-        tmp.append(new_rows)
-        new = f"read_parquet({quote_str(str(new_rows))})"
-        listing = ", ".join(quote_str(f) for f in touched)
-        self.session.con.execute(
-            f"COPY (SELECT * FROM read_parquet([{listing}], union_by_name = true) AS _t WHERE {keep.format(new=new)} "
-            f"UNION ALL BY NAME SELECT * FROM {new}) TO {quote_str(str(staged))} ({_COPY_OPTIONS})"
+    def _rewrite(self, model: Model, run_id: str, staged: list[Path], touched: list[str], keep: str) -> list[Path]:
+        """New files holding the rows of `touched` files that satisfy `keep`, plus the staged rows
+        (whose own files are then deleted)."""
+        old = ", ".join(quote_str(f) for f in touched)
+        new = ", ".join(quote_str(str(f)) for f in staged)
+        body = (
+            f"SELECT * FROM read_parquet([{old}], union_by_name = true) AS _t WHERE {keep} "
+            f"UNION ALL BY NAME SELECT * FROM read_parquet([{new}])"
         )
+        try:
+            return self._stage(model, run_id, body)
+        finally:
+            for f in staged:
+                f.unlink(missing_ok=True)
 
-    def _stage_partitions(self, model: Model, plan: _Plan, staged: Path, tmp: list[Path]) -> list[str]:
-        """Recompute the touched partitions into `staged`; return the files they replace."""
+    def _stage_partitions(self, model: Model, plan: _Plan, run_id: str) -> tuple[list[Path], list[str]]:
+        """Recompute the touched partitions into staged files; return them and the files they replace."""
         con = self.session.con
         source = model.incremental_input
         part = model.partition_by
         assert source is not None and part is not None
         partitions: set[Any] = set()
-        partitions |= self._partitions_of(model, source, plan.new_files, None, tmp)
+        partitions |= self._partitions_of(model, source, plan.new_files, None)
         if model.unique_key:
             # A key seen again may have moved: recompute where its rows were and where they are now.
             cols = ", ".join(quote_ident(k) for k in model.unique_key)
@@ -558,8 +606,8 @@ class Builder:
             seen_before = self.session.files_sql(before, schema, "__rat_before_empty")
             if before and first_row(con.execute(f"SELECT 1 FROM ({seen_before}) AS _r WHERE {keys.sql('_r')} LIMIT 1")):
                 # Only a key seen before can have moved; new keys alone touch only the partitions above.
-                partitions |= self._partitions_of(model, source, before, keys, tmp)
-                partitions |= self._partitions_of(model, source, self.session.sources[source].files, keys, tmp)
+                partitions |= self._partitions_of(model, source, before, keys)
+                partitions |= self._partitions_of(model, source, self.session.sources[source].files, keys)
         import pyarrow as pa
 
         values = list(partitions)
@@ -572,31 +620,19 @@ class Builder:
         in_parts = _in_list(f"_m.{quote_ident(part)}", values) or (
             f"EXISTS (SELECT 1 FROM __rat_parts AS _p WHERE _p.v IS NOT DISTINCT FROM _m.{quote_ident(part)})"
         )
-        self._run_model(model, staged, incremental=False, where=in_parts)
-        current = self._current_files(model)
-        listing = ", ".join(quote_str(f) for f in current)
-        touched = [
-            r[0]
-            for r in con.execute(
-                f"SELECT DISTINCT filename FROM read_parquet([{listing}], filename = true, union_by_name = true) AS _m "
-                f"WHERE {in_parts}"
-            ).fetchall()
+        staged = self._stage(model, run_id, self._model_sql(model, incremental=False), where=in_parts)
+        touched = self._files_holding(model, "_m", in_parts)
+        if not touched:
+            return staged, []
+        keep = f"NOT EXISTS (SELECT 1 FROM __rat_parts AS _p WHERE _p.v IS NOT DISTINCT FROM _t.{quote_ident(part)})"
+        return self._rewrite(model, run_id, staged, touched, keep), [
+            lake.relative(self.ws.table_path(model.name), f) for f in touched
         ]
-        if touched:
-            keep = (
-                f"NOT EXISTS (SELECT 1 FROM __rat_parts AS _p WHERE _p.v IS NOT DISTINCT FROM _t.{quote_ident(part)})"
-            )
-            self._rewrite(model, staged, touched, keep, tmp)
-        return [lake.relative(self.ws.table_path(model.name), f) for f in touched]
 
-    def _partitions_of(
-        self, model: Model, source: str, files: list[str], keys: KeyFilter | None, tmp: list[Path]
-    ) -> set[Any]:
+    def _partitions_of(self, model: Model, source: str, files: list[str], keys: KeyFilter | None) -> set[Any]:
         """The partition values the model outputs when `source` holds only `files` (matching `keys`)."""
-        out = self.ws.tmp / f"parts-{uuid.uuid4().hex[:12]}.parquet"
-        tmp.append(out)
-        with self._input(source, files, keys):
-            self._run_model(model, out, incremental=True)
         col = quote_ident(model.partition_by or "")
-        rows = self.session.con.execute(f"SELECT DISTINCT {col} FROM read_parquet({quote_str(str(out))})").fetchall()
+        with self._input(source, files, keys):
+            body = self._model_sql(model, incremental=True)
+            rows = self.session.con.execute(f"SELECT DISTINCT {col} FROM ({self._select(body, None)})").fetchall()
         return {r[0] for r in rows}

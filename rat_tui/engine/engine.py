@@ -165,6 +165,7 @@ class Engine:
                     "finished_at": run["finished_at"],
                     "seconds": _seconds(run["started_at"], run["finished_at"]),
                     "rows": run["rows_out"],
+                    "rows_in": run["rows_in"],
                     "mode": run["mode"],
                 }
             if run is not None and run.get("error"):

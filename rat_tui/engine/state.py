@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS model_runs (
     version INTEGER,
     error TEXT,
     mode TEXT,                      -- full | incremental
+    rows_in INTEGER,                -- rows read: the inputs', or only the new rows when incremental
     PRIMARY KEY (run_id, model)
 );
 CREATE TABLE IF NOT EXISTS check_results (
@@ -139,10 +140,11 @@ class State:
         version: int | None = None,
         error: str | None = None,
         mode: str | None = None,
+        rows_in: int | None = None,
     ) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO model_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, model, started_at, now_iso(), status, rows_out, version, error, mode),
+            "INSERT OR REPLACE INTO model_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, model, started_at, now_iso(), status, rows_out, version, error, mode, rows_in),
         )
 
     def record_checks(self, run_id: str, model: str, results: list[Any]) -> None:
