@@ -68,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--full-refresh", action="store_true", help="rebuild the selected models even if up to date")
 
     p = sub.add_parser(
+        "watch",
+        parents=[common],
+        help="the engine headless: ingest and rebuild on every change",
+        description="Watch landing/, models/ and rat.toml; ingest settled files and rebuild what a change "
+        "affects, until SIGINT/SIGTERM (a second signal aborts the build in progress).",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per line on standard output")
+
+    p = sub.add_parser(
         "query",
         parents=[common],
         help="run one SQL query against the current tables",
@@ -205,18 +214,25 @@ def _engine(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from rat_tui.engine.errors import LockedError
+    from rat_tui.engine.events import RunFinished
+    from rat_tui.engine.workspace import WriterLock
     from rat_tui.output import describe_event
 
     engine = _engine(args)
 
     def narrate(event: Any) -> None:
-        line = describe_event(event)
+        line = None if isinstance(event, RunFinished) else describe_event(event)  # summed up below
         if line:
             sys.stderr.write(line + "\n")
 
     engine.events.subscribe(narrate)
     try:
         report = engine.run(args.selectors, full_refresh=args.full_refresh)
+    except LockedError:
+        if WriterLock(engine.ws).holder()[1] != "watch":
+            raise
+        return _hand_to_watcher(engine, args)
     finally:
         engine.close()
     if report.status == "noop":
@@ -235,6 +251,86 @@ def cmd_run(args: argparse.Namespace) -> int:
     verdict = "FAILED" if report.status == "failed" else "ok"
     _err(f"run {report.run_id} {verdict}: {', '.join(parts)} ({report.seconds:.2f}s)")
     return EXIT_FAILED if report.status == "failed" else EXIT_OK
+
+
+def _hand_to_watcher(engine: Any, args: argparse.Namespace, timeout: float = 3600) -> int:
+    """Ask the `rat watch` holding the lock to do this run, and report how it went."""
+    import time
+
+    from rat_tui.engine.workspace import WriterLock
+
+    pid = WriterLock(engine.ws).holder()[0]
+    request = engine.state.add_request(args.selectors, args.full_refresh, os.getpid())
+    _err(f"`rat watch` (pid {pid}) is writing to this workspace; asked it to do this run (request {request})")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = engine.state.request(request)
+        if row and row["status"] not in ("pending", "running"):
+            if row["status"] == "failed":
+                _err(f"the watcher's run {row['run_id'] or ''} FAILED: {row['message']}")
+                return EXIT_FAILED
+            _err(f"the watcher's run {row['run_id']}: {row['status']} (`rat status` has the details)")
+            return EXIT_OK
+        time.sleep(0.1)
+    _err(f"error: the watcher did not finish request {request} within {timeout:.0f}s; see `rat status`")
+    return EXIT_FAILED
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import dataclasses
+    import signal
+    import threading
+    from datetime import datetime
+
+    from rat_tui.engine.watch import Watcher
+    from rat_tui.output import describe_event
+
+    engine = _engine(args)
+    watcher = Watcher(engine)
+    lock = threading.Lock()
+
+    def log(event: Any) -> None:
+        now = datetime.now().astimezone()
+        with lock:
+            if args.json:
+                record = {"time": now.isoformat(timespec="milliseconds"), "event": type(event).__name__}
+                record.update(dataclasses.asdict(event))
+                sys.stdout.write(json.dumps(record, default=str) + "\n")
+                sys.stdout.flush()
+                return
+            line = describe_event(event)
+            if line:
+                for part in line.splitlines():
+                    sys.stderr.write(f"{now:%H:%M:%S} {part}\n")
+                sys.stderr.flush()
+
+    engine.events.subscribe(log)
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            watcher.run()
+        except BaseException as exc:
+            failure.append(exc)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if watcher.stopping:
+            watcher.abort()  # a second signal: do not wait for the build in progress
+        else:
+            watcher.stop(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    thread = threading.Thread(target=work, name="rat-watch")
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    finally:
+        engine.close()
+    if failure:
+        raise failure[0]
+    return EXIT_OK
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -426,6 +522,7 @@ COMMANDS = {
     "init": cmd_init,
     "demo": cmd_demo,
     "run": cmd_run,
+    "watch": cmd_watch,
     "query": cmd_query,
     "status": cmd_status,
     "history": cmd_history,

@@ -53,6 +53,26 @@ def _looks_numeric(text: str) -> bool:
 
 def describe_event(event: ev.Event) -> str | None:
     """One line for stderr per engine event worth narrating."""
+    from rat_tui.engine import watch
+
+    if isinstance(event, watch.WatchStarted):
+        how = "polling" if event.polling else "file events"
+        return f"watching {event.root} ({how}, pid {event.pid}); Ctrl+C or SIGTERM stops"
+    if isinstance(event, watch.ChangeSeen):
+        return f"change: {event.path}"
+    if isinstance(event, watch.SettingsError):
+        return f"error: {event.message}"
+    if isinstance(event, watch.RequestDone):
+        return f"request {event.request_id} from another process: {event.status}"
+    if isinstance(event, watch.WatchStopped):
+        return f"stopped ({event.reason})"
+    if isinstance(event, ev.RunFinished):
+        if event.status == "noop":
+            return None
+        return (
+            f"run {event.run_id} {event.status}: {event.files_ingested} files ingested, {event.models_built} models "
+            f"built, {event.models_failed} failed ({event.seconds:.2f}s)"
+        )
     if isinstance(event, ev.TableIngested):
         return (
             f"ingested {event.table}: {event.files} file{'s' if event.files != 1 else ''}, "

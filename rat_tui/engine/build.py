@@ -171,6 +171,11 @@ class Builder:
             self._session = self._open_session()
         return self._session
 
+    def interrupt(self) -> None:
+        session = self._session
+        if session is not None:
+            session.con.interrupt()
+
     def close(self) -> None:
         if self._session is not None:
             self._session.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,8 @@ class Engine:
         self.ws.ensure_dirs()
         self.events = EventBus()
         self._state: State | None = None
+        self._lock_held = False
+        self._builder: Any = None  # the build in progress, for interrupt()
 
     @classmethod
     def open(cls, path: Path | None = None) -> Engine:
@@ -58,14 +62,44 @@ class Engine:
             self._state.close()
             self._state = None
 
-    def run(self, selectors: list[str] | None = None, full_refresh: bool = False) -> RunReport:
-        """Ingest what waits in landing/, then build the selected models that are stale."""
+    def interrupt(self) -> None:
+        """Abort the query running in the build in progress (from another thread); the build fails
+        and nothing of it is published."""
+        builder = self._builder
+        if builder is not None:
+            builder.interrupt()
+
+    @contextmanager
+    def writer(self, role: str = "run") -> Iterator[None]:
+        """Hold the workspace's writer lock across several runs (what `rat watch` does)."""
+        lock = WriterLock(self.ws, role)
+        lock.acquire()
+        self._lock_held = True
+        try:
+            yield
+        finally:
+            self._lock_held = False
+            lock.release()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        if self._lock_held:
+            yield
+        else:
+            with WriterLock(self.ws):
+                yield
+
+    def run(
+        self, selectors: list[str] | None = None, full_refresh: bool = False, files: set[str] | None = None
+    ) -> RunReport:
+        """Ingest what waits in landing/ (only `files`, paths under landing/, if given), then build
+        the selected models that are stale."""
         from rat_tui.engine.build import Builder
         from rat_tui.engine.ingest import Ingestor
         from rat_tui.engine.models import discover, plan, select
 
         started = time.perf_counter()
-        with WriterLock(self.ws):
+        with self._writing():
             models = discover(self.ws)
             # Selectors are checked before anything is written: a typo ingests nothing.
             select(plan(self.ws, models, self._bronze_tables()), list(selectors or []))
@@ -75,8 +109,9 @@ class Engine:
             self.events.emit(RunStarted(run_id))
             report = RunReport(run_id, "running")
             builder = Builder(self.ws, self.state, self.events, self.query_session)
+            self._builder = builder
             try:
-                ingest = Ingestor(self.ws, self.state, self.events).run(run_id)
+                ingest = Ingestor(self.ws, self.state, self.events).run(run_id, only=files)
                 report.ingested = [f.rel for f in ingest.ingested]
                 report.quarantined = [(f.rel, why) for f, why in ingest.quarantined]
                 graph = plan(self.ws, models, self._bronze_tables())
@@ -91,6 +126,7 @@ class Engine:
                 )
                 raise
             finally:
+                self._builder = None
                 builder.close()
             did_work = report.ingested or report.quarantined or report.built or report.failed
             # A quarantined file is bad input: the run says so with its exit code, like a failed model.
@@ -234,7 +270,7 @@ class Engine:
         from rat_tui.engine.versions import rollback
 
         path = self._table_path(table)
-        with WriterLock(self.ws):
+        with self._writing():
             run_id = new_run_id()
             self.state.start_run(run_id, f"rollback {table} {version}")
             try:
@@ -249,7 +285,7 @@ class Engine:
         """Delete data files older versions no longer need (never the current version's): files per table."""
         from rat_tui.engine.versions import vacuum
 
-        with WriterLock(self.ws):
+        with self._writing():
             return {name: len(vacuum(self.ws.table_path(name), retain_hours)) for name in lake.list_tables(self.ws)}
 
 

@@ -330,10 +330,13 @@ class Ingestor:
         self.state = state
         self.bus = bus
 
-    def pending(self) -> list[LandingFile]:
-        """Landing files not yet in the ledger (hashing only files new or changed since last seen)."""
+    def pending(self, only: set[str] | None = None) -> list[LandingFile]:
+        """Landing files not yet in the ledger (hashing only files new or changed since last seen);
+        with `only`, just those of these paths under landing/."""
         out = []
         for f in scan_landing(self.ws):
+            if only is not None and f.rel not in only:
+                continue
             digest = self.state.known_hash(f.rel, f.size, f.mtime_ns)
             if digest is None and f.size >= STREAM_BYTES and not _file_kind(f.path.name)[1]:
                 out.append(f)  # hashed while it streams into bronze: see _ingest_large
@@ -373,12 +376,12 @@ class Ingestor:
                     "DELETE FROM ingested_files WHERE batch_id = ? AND status = 'pending'", (batch_id,)
                 )
 
-    def run(self, run_id: str) -> IngestResult:
+    def run(self, run_id: str, only: set[str] | None = None) -> IngestResult:
         self.recover()
         result = IngestResult()
         by_table: dict[str, list[LandingFile]] = {}
         seen: set[tuple[str, str]] = set()
-        for f in self.pending():
+        for f in self.pending(only):
             if f.digest and (f.table, f.digest) in seen:  # the same bytes twice in one drop
                 result.skipped.append(f)
                 self.bus.emit(FileSkipped(f.rel, f.table))

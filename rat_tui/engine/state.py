@@ -72,6 +72,17 @@ CREATE TABLE IF NOT EXISTS ingested_files (
     PRIMARY KEY (table_name, hash)
 );
 CREATE INDEX IF NOT EXISTS ingested_files_path ON ingested_files (path, size, mtime_ns);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    requested_at TEXT NOT NULL,
+    pid INTEGER,                    -- the process that asked
+    selectors TEXT NOT NULL,        -- JSON list
+    full_refresh INTEGER NOT NULL,
+    status TEXT NOT NULL,           -- pending | running | ok | failed | noop
+    run_id TEXT,
+    finished_at TEXT,
+    message TEXT
+);
 CREATE TABLE IF NOT EXISTS seen_files (
     path TEXT PRIMARY KEY,          -- relative to landing/; a file whose size and mtime match is not hashed again
     size INTEGER NOT NULL,
@@ -247,6 +258,33 @@ class State:
             "SELECT table_name, path, status, batch_id, reason FROM ingested_files ORDER BY at"
         ).fetchall()
         return [LedgerEntry(*r) for r in rows]
+
+    # Run requests: a process that cannot write hands its run to the writer (`rat watch`).
+    def add_request(self, selectors: list[str], full_refresh: bool, pid: int) -> int:
+        cur = self.db.execute(
+            "INSERT INTO requests (requested_at, pid, selectors, full_refresh, status) VALUES (?, ?, ?, ?, 'pending')",
+            (now_iso(), pid, json.dumps(selectors), int(full_refresh)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def claim_request(self) -> dict[str, Any] | None:
+        """The oldest pending request, marked running (by this process only)."""
+        with self.transaction():
+            row = self.db.execute("SELECT * FROM requests WHERE status = 'pending' ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            self.db.execute("UPDATE requests SET status = 'running' WHERE id = ?", (row["id"],))
+        return {**dict(row), "selectors": json.loads(row["selectors"]), "status": "running"}
+
+    def finish_request(self, request_id: int, status: str, run_id: str | None, message: str | None) -> None:
+        self.db.execute(
+            "UPDATE requests SET status = ?, run_id = ?, finished_at = ?, message = ? WHERE id = ?",
+            (status, run_id, now_iso(), message, request_id),
+        )
+
+    def request(self, request_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+        return dict(row) if row else None
 
     def transaction(self) -> _Tx:
         return _Tx(self.db)

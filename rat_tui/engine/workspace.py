@@ -35,6 +35,8 @@ class Settings:
     name: str
     memory_limit: str
     threads: int | None = None
+    watch_polling: bool = False
+    settle_seconds: float = 0.3
     raw: dict = field(default_factory=dict)
 
 
@@ -71,7 +73,23 @@ def load_settings(root: Path) -> Settings:
     threads = raw.get("threads")
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise bad("threads", f"must be a positive integer, not {threads!r}")
-    return Settings(name=name, memory_limit=memory.replace(" ", ""), threads=threads, raw=raw)
+    watch = raw.get("watch", {})
+    if not isinstance(watch, dict):
+        raise bad("watch", "must be a table: [watch]")
+    polling = watch.get("polling", False)
+    if not isinstance(polling, bool):
+        raise bad("watch.polling", f"must be true or false, not {polling!r}")
+    settle = watch.get("settle_seconds", 0.3)
+    if not isinstance(settle, (int, float)) or isinstance(settle, bool) or not 0 <= settle <= 600:
+        raise bad("watch.settle_seconds", f"must be a number of seconds from 0 to 600, not {settle!r}")
+    return Settings(
+        name=name,
+        memory_limit=memory.replace(" ", ""),
+        threads=threads,
+        watch_polling=polling,
+        settle_seconds=float(settle),
+        raw=raw,
+    )
 
 
 class Workspace:
@@ -79,6 +97,10 @@ class Workspace:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self.settings = load_settings(self.root)
+
+    def reload(self) -> None:
+        """Read rat.toml again; on an error the old settings stay and WorkspaceError says why."""
         self.settings = load_settings(self.root)
 
     # Folders the user owns.
@@ -199,9 +221,18 @@ def _toml_str(value: str) -> str:
 class WriterLock:
     """`.rat/lock`: one writing process per workspace (an flock, so a dead holder frees it)."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, role: str = "run") -> None:
         self.path = workspace.state_dir / "lock"
+        self.role = role  # "run" or "watch": a watcher takes run requests from other processes
         self._fd: int | None = None
+
+    def holder(self) -> tuple[int | None, str]:
+        """(pid, role) written by the process holding the lock, as far as the file says."""
+        try:
+            pid, _, role = self.path.read_text().strip().partition(" ")
+            return int(pid), role or "run"
+        except (OSError, ValueError):
+            return None, "run"
 
     def acquire(self) -> None:
         import fcntl
@@ -211,14 +242,16 @@ class WriterLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
+            pid, role = self.holder()
+            what = "`rat watch`" if role == "watch" else "another rat process"
             raise LockedError(
-                f"{self.path}: another rat process (pid {holder}) is writing to this workspace; "
+                f"{self.path}: {what} (pid {pid if pid is not None else 'unknown'}) is writing to this workspace; "
                 "wait for it to finish or stop it"
             ) from None
+        # A lock left by a dead process is free again (flock dies with its holder): take it over.
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {self.role}".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:
