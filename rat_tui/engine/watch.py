@@ -251,3 +251,60 @@ class Watcher:
                 wait = min(wait, max(settle - age, 0.02) if unchanged else settle)
         self._seen = seen
         return ready, waiting, wait
+
+
+@dataclass(frozen=True)
+class TableChanged(Event):
+    """A viewer saw a new version of a table committed by the writer."""
+
+    table: str
+    version: int
+
+
+@dataclass(frozen=True)
+class RunSeen(Event):
+    """A viewer saw a run of the writer start or finish."""
+
+    run_id: str
+    status: str
+
+
+class Follower:
+    """A viewer of a workspace another process writes (a second `rat` while `rat watch` runs):
+    `poll()` reports the tables the writer committed and its runs since the last poll, and
+    `request_run()` asks the writer to run, with the request's progress in `request()`."""
+
+    def __init__(self, engine: Engine) -> None:
+        from rat_tui.engine import lake
+
+        self.engine = engine
+        self._lake = lake
+        self._versions = self._current_versions()
+        self._runs = {r["run_id"]: r["status"] for r in engine.state.recent_runs(50)}
+
+    def _current_versions(self) -> dict[str, int | None]:
+        ws = self.engine.ws
+        return {name: self._lake.latest_version(ws.table_path(name)) for name in self._lake.list_tables(ws)}
+
+    def poll(self) -> list[Event]:
+        events: list[Event] = []
+        versions = self._current_versions()
+        for name, version in versions.items():
+            if version is not None and version != self._versions.get(name):
+                events.append(TableChanged(name, version))
+        self._versions = versions
+        for run in reversed(self.engine.state.recent_runs(50)):
+            if self._runs.get(run["run_id"]) != run["status"]:
+                self._runs[run["run_id"]] = run["status"]
+                events.append(RunSeen(run["run_id"], run["status"]))
+        for event in events:
+            self.engine.events.emit(event)
+        return events
+
+    def request_run(self, selectors: list[str] | None = None, full_refresh: bool = False) -> int:
+        import os
+
+        return self.engine.state.add_request(list(selectors or []), full_refresh, os.getpid())
+
+    def request(self, request_id: int) -> dict[str, Any] | None:
+        return self.engine.state.request(request_id)
