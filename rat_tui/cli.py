@@ -265,6 +265,10 @@ def _hand_to_watcher(engine: Any, args: argparse.Namespace, timeout: float = 360
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = engine.state.request(request)
+        if row and row["status"] == "pending" and pid is not None and not _alive(pid):
+            engine.state.finish_request(request, "failed", None, "the watcher stopped before doing it")
+            _err(f"error: `rat watch` (pid {pid}) stopped before doing the run; run `rat run` again")
+            return EXIT_FAILED
         if row and row["status"] not in ("pending", "running"):
             if row["status"] == "failed":
                 _err(f"the watcher's run {row['run_id'] or ''} FAILED: {row['message']}")
@@ -274,6 +278,16 @@ def _hand_to_watcher(engine: Any, args: argparse.Namespace, timeout: float = 360
         time.sleep(0.1)
     _err(f"error: the watcher did not finish request {request} within {timeout:.0f}s; see `rat status`")
     return EXIT_FAILED
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

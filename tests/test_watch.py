@@ -309,3 +309,21 @@ def test_watch_json_lines_and_polling_mode(ws: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+def test_rat_run_reports_a_watcher_that_died_before_doing_its_run(ws: Path) -> None:
+    shop(ws)
+    watcher = start_watch(ws)
+    wait_until(lambda: (ws / "lake" / "gold" / "total").exists())
+    watcher.send_signal(signal.SIGSTOP)  # alive and holding the lock, but doing nothing
+    run = subprocess.Popen([RAT, "run", "-w", str(ws)], stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)  # the request is in the state database, pending
+        watcher.kill()
+        watcher.wait(timeout=30)
+        assert run.wait(timeout=30) == 1
+        err = run.stderr.read() if run.stderr else ""
+        assert f"`rat watch` (pid {watcher.pid}) stopped before doing the run" in err and "Traceback" not in err
+    finally:
+        if run.poll() is None:
+            run.kill()

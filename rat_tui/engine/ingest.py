@@ -499,7 +499,10 @@ class Ingestor:
 
     def _quarantine(self, f: LandingFile, reason: str, run_id: str, result: IngestResult) -> None:
         if not f.digest:
-            f.digest = file_digest(f.path)
+            try:
+                f.digest = file_digest(f.path)
+            except OSError:
+                return  # the file went away while it was being read: nothing to keep, nothing lost
         dest = self.ws.quarantine / run_id / f.rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
