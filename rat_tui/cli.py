@@ -155,10 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     from rat_tui.engine.errors import RatError
 
     try:
-        handler = COMMANDS.get(args.command or "")
-        if handler is None:
-            _err("the workbench is not available yet; use `rat run`, `rat query` or `rat status` (see `rat --help`)")
-            return EXIT_USAGE
+        handler = COMMANDS.get(args.command or "", cmd_workbench)
         return handler(args)
     except RatError as exc:
         if debug:
@@ -184,6 +181,16 @@ def main(argv: list[str] | None = None) -> int:
 # Commands.
 
 
+def cmd_workbench(args: argparse.Namespace) -> int:
+    """`rat`: the workbench, with the engine watching in-process (a viewer if another process writes)."""
+    from rat_tui.app import RatApp
+    from rat_tui.engine.workspace import Workspace
+
+    root = Workspace.find(_workspace_arg(args)).root
+    RatApp(root).run()
+    return EXIT_OK
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from rat_tui.engine.workspace import init_workspace
 
@@ -202,8 +209,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _err(f"created demo workspace in {root}")
     args.workspace = str(root)
     code = cmd_run(argparse.Namespace(**{**vars(args), "selectors": [], "full_refresh": False}))
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return cmd_workbench(args)
+    # Not at a terminal (a script, CI): show what was built instead of opening the workbench.
     cmd_status(argparse.Namespace(**{**vars(args), "json": False}))
-    _err(f'try: rat query -w {root} "select * from gold.daily_revenue order by 1 desc limit 10"')
+    _err(f'try: rat -w {root}   or   rat query -w {root} "select * from gold.daily_revenue order by 1 desc limit 10"')
     return code
 
 

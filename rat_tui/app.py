@@ -1,0 +1,262 @@
+"""The workbench: lake tree, SQL editor over the results grid, pipeline panel; the engine runs inside.
+
+The worker rule (from Harlequin): database work runs in thread workers that never touch widgets;
+they post messages, and the `on_...` handlers below own every widget change. The engine's own
+watcher runs on a thread too and reports through the same messages.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Header
+
+from rat_tui.widgets.lake_tree import LakeTree
+from rat_tui.widgets.pipeline import PipelinePanel
+from rat_tui.widgets.results import ResultsView
+from rat_tui.widgets.sql_editor import SqlEditor
+
+FETCH_LIMIT = 100_000  # rows fetched into the grid at most; the title says when there were more
+WELCOME = "-- ctrl+j runs the statement under the cursor\nselect * from gold.daily_revenue order by order_date desc limit 20;\n"
+
+
+class EngineEvent(Message):
+    """An engine event, carried from whichever thread emitted it to the app."""
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+        super().__init__()
+
+
+class LakeLoaded(Message):
+    def __init__(self, tables: list[dict[str, Any]], columns: dict[str, list[tuple[str, str]]]) -> None:
+        self.tables = tables
+        self.columns = columns
+        super().__init__()
+
+
+class QueryDone(Message):
+    def __init__(self, table: Any, seconds: float) -> None:
+        self.table = table
+        self.seconds = seconds
+        super().__init__()
+
+
+class QueryFailed(Message):
+    def __init__(self, error: str) -> None:
+        self.error = error
+        super().__init__()
+
+
+class EngineMode(Message):
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        super().__init__()
+
+
+class RatApp(App[None]):
+    """The rat workbench over one workspace."""
+
+    TITLE = "rat"
+    CSS = """
+    #main { height: 1fr; }
+    LakeTree { width: 36; border-right: solid $primary-background; }
+    #center { width: 1fr; }
+    SqlEditor { height: 40%; }
+    PipelinePanel { border-left: solid $primary-background; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel query"),
+        Binding("f2", "toggle_panels", "Panels"),
+        Binding("ctrl+r", "run_pipeline", "Run all"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, workspace: Path, watch: bool = True) -> None:
+        super().__init__()
+        from rat_tui.engine.workspace import Workspace
+
+        self.workspace = Workspace.find(workspace)
+        self.watch_engine = watch
+        self._session: Any = None
+        self._watcher: Any = None
+        self.mode = "starting"
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="main"):
+            yield LakeTree(id="lake")
+            with Vertical(id="center"):
+                yield SqlEditor(WELCOME, id="editor")
+            yield PipelinePanel(id="pipeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"rat · {self.workspace.settings.name}"
+        self.query_one("#center").mount(ResultsView(id="results"))
+        self.query_one(SqlEditor).focus()
+        self.load_lake()
+        if self.watch_engine:
+            self.run_engine()
+        self.set_interval(2.0, self.load_lake)
+
+    def _engine(self) -> Any:
+        from rat_tui.engine import Engine
+
+        return Engine(self.workspace)
+
+    # Workers: no widget is touched here, only messages posted.
+
+    @work(thread=True, group="engine", exit_on_error=False)
+    def run_engine(self) -> None:
+        """The engine in watch mode; a viewer when another process writes."""
+        from rat_tui.engine.errors import LockedError
+        from rat_tui.engine.watch import Watcher
+
+        engine = self._engine()
+        engine.events.subscribe(lambda e: self.post_message(EngineEvent(e)))
+        self._watcher = Watcher(engine)
+        self.post_message(EngineMode("watching"))
+        try:
+            self._watcher.run()
+        except LockedError:
+            self.post_message(EngineMode("viewer"))
+        finally:
+            engine.close()
+
+    @work(thread=True, exclusive=True, group="lake", exit_on_error=False)
+    def load_lake(self) -> None:
+        from rat_tui.engine import lake
+
+        engine = self._engine()
+        try:
+            status = engine.status()
+        finally:
+            engine.close()
+        columns = {}
+        for t in status["tables"]:
+            if t.get("version") is not None:
+                info = lake.table_info(t["name"], self.workspace.table_path(t["name"]))
+                columns[t["name"]] = list(info.columns) if info else []
+        self.post_message(LakeLoaded(status["tables"], columns))
+
+    @work(thread=True, exclusive=True, group="query", exit_on_error=False)
+    def run_query(self, sql: str) -> None:
+        from rat_tui.engine.errors import RatError
+        from rat_tui.engine.query import query_error_text
+
+        engine = self._engine()
+        started = time.perf_counter()
+        try:
+            self._session = engine.query_session()
+            rel = self._session.sql(sql)
+            table = rel.limit(FETCH_LIMIT).to_arrow_table() if rel is not None else None
+        except RatError as exc:
+            self.post_message(QueryFailed(str(exc)))
+            return
+        except Exception as exc:
+            self.post_message(QueryFailed(query_error_text(exc)))
+            return
+        finally:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+            engine.close()
+        if table is None:
+            self.post_message(QueryFailed("the statement returned no rows"))
+        else:
+            self.post_message(QueryDone(table, time.perf_counter() - started))
+
+    @work(thread=True, group="requests", exit_on_error=False)
+    def request_run(self, full_refresh: bool = False) -> None:
+        """Runs go to the writer (this app's watcher, or the process holding the lock)."""
+        import os
+
+        engine = self._engine()
+        try:
+            engine.state.add_request([], full_refresh, os.getpid())
+        finally:
+            engine.close()
+        if self._watcher is not None:
+            self._watcher.notice("request", "run requested")
+
+    # Handlers: all widget changes happen here.
+
+    @on(SqlEditor.Run)
+    def _run(self, message: SqlEditor.Run) -> None:
+        self.query_one(ResultsView).message(f"running… (escape cancels)  {message.sql[:60]}")
+        self.run_query(message.sql)
+
+    @on(QueryDone)
+    def _done(self, message: QueryDone) -> None:
+        self.query_one(ResultsView).show(message.table, message.seconds, FETCH_LIMIT)
+
+    @on(QueryFailed)
+    def _failed(self, message: QueryFailed) -> None:
+        self.query_one(ResultsView).message(f"error: {message.error}")
+        self.notify(message.error, title="query failed", severity="error", markup=False)
+
+    @on(LakeLoaded)
+    def _lake(self, message: LakeLoaded) -> None:
+        self.query_one(LakeTree).update_tables(message.tables, message.columns)
+        models = {t["name"]: t for t in message.tables if t["layer"] != "bronze"}
+        self.query_one(PipelinePanel).set_models(models)
+
+    @on(LakeTree.Insert)
+    def _insert(self, message: LakeTree.Insert) -> None:
+        editor = self.query_one(SqlEditor)
+        editor.insert_at_cursor(message.text)
+        editor.focus()
+
+    @on(EngineMode)
+    def _mode(self, message: EngineMode) -> None:
+        self.mode = message.mode
+        self.sub_title = message.mode
+
+    @on(EngineEvent)
+    def _engine_event(self, message: EngineEvent) -> None:
+        from rat_tui.engine import events as ev
+
+        event = message.event
+        panel = self.query_one(PipelinePanel)
+        if isinstance(event, ev.RunStarted):
+            self.sub_title = "building"
+        elif isinstance(event, ev.ModelStarted):
+            panel.model_started(event.model)
+        elif isinstance(event, ev.ModelFinished):
+            panel.model_finished(event.model, event.status, event.seconds, event.rows)
+            if event.status in ("failed", "check_failed"):
+                self.notify(event.error or "", title=f"{event.model} failed", severity="error", timeout=8, markup=False)
+        elif isinstance(event, ev.FileQuarantined):
+            self.notify(
+                f"landing/{event.path}: {event.reason}", title="file quarantined", severity="warning", markup=False
+            )
+        elif isinstance(event, ev.RunFinished):
+            self.sub_title = self.mode
+            self.load_lake()
+
+    # Actions.
+
+    def action_cancel(self) -> None:
+        session = self._session
+        if session is not None:
+            session.con.interrupt()
+
+    def action_toggle_panels(self) -> None:
+        for widget in (self.query_one(LakeTree), self.query_one(PipelinePanel)):
+            widget.display = not widget.display
+
+    def action_run_pipeline(self) -> None:
+        self.notify("run requested")
+        self.request_run()
+
+    def on_unmount(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop("workbench closed")

@@ -1,0 +1,55 @@
+"""The lake tree: layers -> tables (rows, state) -> columns, refreshed live from the lake."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.markup import escape
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import Tree
+
+STATE_ICONS = {"ok": "✓", "failed": "✗", "check_failed": "✗", "skipped": "…", "error": "✗", "never built": "·"}
+
+
+class LakeTree(Tree[str]):
+    """bronze/silver/gold and their tables; `i` inserts the selected name into the editor."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("i", "insert", "Insert name")]
+
+    class Insert(Message):
+        """Insert this table or column name at the editor's cursor."""
+
+        def __init__(self, text: str) -> None:
+            self.text = text
+            super().__init__()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("lake", **kwargs)
+        self.show_root = False
+        self.tables: dict[str, dict[str, Any]] = {}
+
+    def update_tables(self, tables: list[dict[str, Any]], columns: dict[str, list[tuple[str, str]]]) -> None:
+        """Rebuild the tree from `rat status`-like table entries, keeping which layers are open."""
+        opened = {n.data for n in self.root.children if n.is_expanded} or {"bronze", "silver", "gold"}
+        self.clear()
+        self.tables = {t["name"]: t for t in tables}
+        for layer in ("bronze", "silver", "gold"):
+            node = self.root.add(layer, data=layer, expand=layer in opened)
+            for t in tables:
+                if t["layer"] != layer:
+                    continue
+                rows = f"{t['rows']:,}" if t.get("rows") is not None else "-"
+                icon = STATE_ICONS.get(t.get("state", ""), "·")
+                label = f"{icon} {escape(t['name'].split('.', 1)[1])}  {rows}"
+                table_node = node.add(label, data=t["name"])
+                for col, kind in columns.get(t["name"], []):
+                    table_node.add_leaf(f"{escape(col)} [dim]{escape(kind)}[/dim]", data=f"{t['name']}.{col}")
+
+    def action_insert(self) -> None:
+        node = self.cursor_node
+        if node is None or not node.data or node.data in ("bronze", "silver", "gold"):
+            return
+        name = str(node.data)
+        text = name.rsplit(".", 1)[1] if name.count(".") == 2 else name
+        self.post_message(self.Insert(text))

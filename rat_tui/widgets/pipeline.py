@@ -1,0 +1,56 @@
+"""The pipeline panel: every model with its state, last duration and rows, live from engine events."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual.widgets import DataTable
+
+
+class PipelinePanel(DataTable[str]):
+    """One row per model: idle, running (with elapsed time), ok, failed, check failed, skipped."""
+
+    DEFAULT_CSS = """
+    PipelinePanel { width: 44; }
+    """
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.add_columns("model", "state", "time", "rows")
+        self._started: dict[str, float] = {}
+
+    def set_models(self, models: dict[str, dict[str, Any]]) -> None:
+        """Rows from `rat status` entries of silver and gold tables."""
+        for name, t in models.items():
+            run = t.get("last_run") or {}
+            values = (
+                name,
+                t.get("state", "idle"),
+                f"{run['seconds']:.2f}s" if run.get("seconds") is not None else "",
+                f"{t['rows']:,}" if t.get("rows") is not None else "",
+            )
+            if name in self.rows:
+                for column, value in zip(self.columns, values, strict=True):
+                    self.update_cell(name, column, value)
+            else:
+                self.add_row(*values, key=name)
+
+    def model_started(self, model: str) -> None:
+        self._started[model] = time.monotonic()
+        self._set(model, "running", "", None)
+
+    def model_finished(self, model: str, status: str, seconds: float, rows: int | None) -> None:
+        if status == "up_to_date":
+            return
+        self._set(model, status.replace("_", " "), f"{seconds:.2f}s" if seconds else "", rows)
+
+    def _set(self, model: str, state: str, took: str, rows: int | None) -> None:
+        if model not in self.rows:
+            self.add_row(model, state, took, "", key=model)
+            return
+        keys = list(self.columns)
+        self.update_cell(model, keys[1], state)
+        self.update_cell(model, keys[2], took)
+        if rows is not None:
+            self.update_cell(model, keys[3], f"{rows:,}")

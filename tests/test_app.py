@@ -1,0 +1,140 @@
+"""The workbench, driven in-process with Textual's Pilot, and once for real in tmux."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import RAT, run_rat, write
+
+from rat_tui.app import RatApp
+from rat_tui.widgets.lake_tree import LakeTree
+from rat_tui.widgets.results import ResultsView
+from rat_tui.widgets.sql_editor import SqlEditor, statement_at
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("app") / "demo"
+    assert run_rat("init", str(root), "--demo").returncode == 0
+    assert run_rat("run", "-w", str(root)).returncode == 0
+    return root
+
+
+async def wait_for(pilot, predicate, timeout: float = 15.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out waiting in the app")
+
+
+def test_statement_under_the_cursor() -> None:
+    text = "select 1;\nselect ';' as x;\n-- a; comment\nselect 3"
+    assert statement_at(text, 3) == "select 1"
+    assert statement_at(text, 14) == "select ';' as x"
+    assert statement_at(text, len(text)) == "-- a; comment\nselect 3"
+    assert statement_at("select 1; select 2", len("select 1;")) == "select 1"  # right after the `;`
+
+
+async def test_opens_with_the_editor_focused_and_ctrl_j_runs_a_query(demo: Path) -> None:
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = app.query_one(SqlEditor)
+        assert app.focused is editor
+        editor.text = "select order_date, revenue from gold.daily_revenue order by order_date limit 7"
+        await pilot.press("ctrl+j")
+        results = app.query_one(ResultsView)
+        await wait_for(pilot, lambda: results.rows == 7)
+        assert "7 rows" in str(results.title.render())
+
+
+async def test_a_bad_query_is_a_message_not_a_crash(demo: Path) -> None:
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.query_one(SqlEditor).text = "select * from gold.nope"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: "error" in str(app.query_one(ResultsView).title.render()))
+        assert "nope" in str(app.query_one(ResultsView).title.render())
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select null",
+        "select 1 where false",
+        "select '[/x]' as \"[b]\"",
+        "select " + ", ".join(f"{i} as c{i}" for i in range(1000)),
+        "   ",
+    ],
+)
+async def test_edge_queries_do_not_crash(demo: Path, sql: str) -> None:
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(SqlEditor).text = sql
+        await pilot.press("ctrl+j")
+        await pilot.pause(1.0)
+        assert app.is_running
+
+
+async def test_the_lake_tree_lists_tables_and_inserts_names(demo: Path) -> None:
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.query_one(LakeTree)
+        await wait_for(pilot, lambda: "gold.daily_revenue" in tree.tables)
+        editor = app.query_one(SqlEditor)
+        editor.text = ""
+        tree.focus()
+        node = next(n for n in tree.root.children[2].children if n.data == "gold.daily_revenue")
+        tree.move_cursor(node)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: editor.text == "gold.daily_revenue")
+        assert app.focused is editor
+
+
+async def test_a_new_table_appears_live_while_the_engine_watches(tmp_path: Path) -> None:
+    root = tmp_path / "w"
+    run_rat("init", str(root))
+    app = RatApp(root, watch=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.mode == "watching")
+        write(root / "landing" / "fresh.csv", "id\n1\n2\n")
+        tree = app.query_one(LakeTree)
+        await wait_for(pilot, lambda: "bronze.fresh" in tree.tables, timeout=20)
+        assert tree.tables["bronze.fresh"]["rows"] == 2
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_the_real_rat_in_tmux_answers_a_query(demo: Path) -> None:
+    session = f"rat-test-{int(time.time() * 1000)}"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", f"{RAT} -w {demo}"], check=True
+    )
+    try:
+        screen = ""
+        for _ in range(100):
+            screen = subprocess.run(
+                ["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True
+            ).stdout
+            if "ctrl+j runs" in screen:
+                break
+            time.sleep(0.1)
+        # Typed at the top of the editor; the cursor sits right after the `;` when ctrl+j comes.
+        subprocess.run(["tmux", "send-keys", "-t", session, "-l", "select 6 * 7 as answer"], check=True)
+        subprocess.run(["tmux", "send-keys", "-t", session, "\\;"], check=True)
+        time.sleep(0.5)  # a person's pause: keys that arrive in one read may be taken as pasted text
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-j"], check=True)
+        for _ in range(100):
+            screen = subprocess.run(
+                ["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True
+            ).stdout
+            if "1 rows" in screen and "42" in screen:
+                break
+            time.sleep(0.1)
+        assert "1 rows" in screen and "42" in screen, screen
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
