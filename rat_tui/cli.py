@@ -17,7 +17,7 @@ from typing import Any
 
 from rat_tui import __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 def _parser() -> argparse.ArgumentParser:

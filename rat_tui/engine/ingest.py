@@ -66,10 +66,6 @@ class IngestResult:
     skipped: list[LandingFile] = field(default_factory=list)
     tables: dict[str, int] = field(default_factory=dict)  # table -> new version
 
-    @property
-    def changed_tables(self) -> set[str]:
-        return set(self.tables)
-
 
 def table_name_for(stem: str) -> str:
     """A safe bronze table name from a folder name or a file stem."""

@@ -123,7 +123,6 @@ class Session:
         self.con = connect(ws)
         for layer in LAYERS:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(layer)}")
-        self.versions: dict[str, int] = {}
         self.sources: dict[str, Source] = {}  # what each table's view reads right now
         for name in lake.list_tables(ws):
             self.refresh(name)
@@ -158,7 +157,6 @@ class Session:
 
         dt = DeltaTable(str(self.ws.table_path(name)))
         self.point(name, list(dt.file_uris()), lake.arrow_schema(dt))
-        self.versions[name] = dt.version()
 
     def point(self, name: str, files: list[str], schema: pa.Schema, keys: KeyFilter | None = None) -> None:
         """Make the view `name` read exactly `files`, and only rows whose key is in `keys` if given.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -99,15 +98,6 @@ def now_iso() -> str:
 def new_run_id() -> str:
     """Sortable and unique enough for one workspace: UTC time to the microsecond."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    table_name: str
-    path: str
-    status: str
-    batch_id: str | None
-    reason: str | None
 
 
 class State:
@@ -252,12 +242,6 @@ class State:
                 "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*r, at) for r in rows],
             )
-
-    def ledger(self) -> list[LedgerEntry]:
-        rows = self.db.execute(
-            "SELECT table_name, path, status, batch_id, reason FROM ingested_files ORDER BY at"
-        ).fetchall()
-        return [LedgerEntry(*r) for r in rows]
 
     # Run requests: a process that cannot write hands its run to the writer (`rat watch`).
     def add_request(self, selectors: list[str], full_refresh: bool, pid: int) -> int:
