@@ -74,6 +74,8 @@ class RatApp(App[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel query"),
+        Binding("f1", "help", "Help"),
+        Binding("f8", "history", "History"),
         Binding("f2", "toggle_panels", "Panels"),
         Binding("ctrl+r", "run_pipeline", "Run all"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -158,21 +160,27 @@ class RatApp(App[None]):
             self._session = engine.query_session()
             rel = self._session.sql(sql)
             table = rel.limit(FETCH_LIMIT).to_arrow_table() if rel is not None else None
-        except RatError as exc:
-            self.post_message(QueryFailed(str(exc)))
-            return
         except Exception as exc:
-            self.post_message(QueryFailed(query_error_text(exc)))
+            error = str(exc) if isinstance(exc, RatError) else query_error_text(exc)
+            engine.state.record_query(sql, None, time.perf_counter() - started, error)
+            self.post_message(QueryFailed(error))
             return
         finally:
             if self._session is not None:
                 self._session.close()
                 self._session = None
             engine.close()
+        seconds = time.perf_counter() - started
+        rows = table.num_rows if table is not None else None
+        history = self._engine()
+        try:
+            history.state.record_query(sql, rows, seconds, None if table is not None else "no rows")
+        finally:
+            history.close()
         if table is None:
             self.post_message(QueryFailed("the statement returned no rows"))
         else:
-            self.post_message(QueryDone(table, time.perf_counter() - started))
+            self.post_message(QueryDone(table, seconds))
 
     @work(thread=True, group="requests", exit_on_error=False)
     def request_run(self, full_refresh: bool = False) -> None:
@@ -243,6 +251,31 @@ class RatApp(App[None]):
             self.load_lake()
 
     # Actions.
+
+    def action_help(self) -> None:
+        from rat_tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    @work(thread=True, group="history", exit_on_error=False)
+    def action_history(self) -> None:
+        engine = self._engine()
+        try:
+            entries = engine.state.query_history()
+        finally:
+            engine.close()
+        self.call_from_thread(self._show_history, entries)
+
+    def _show_history(self, entries: list[dict[str, Any]]) -> None:
+        from rat_tui.screens.history import HistoryScreen
+
+        def chosen(sql: str | None) -> None:
+            if sql:
+                editor = self.query_one(SqlEditor)
+                editor.text = sql
+                editor.focus()
+
+        self.push_screen(HistoryScreen(entries), chosen)
 
     def action_cancel(self) -> None:
         session = self._session

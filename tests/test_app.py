@@ -11,6 +11,7 @@ import pytest
 from conftest import RAT, run_rat, write
 
 from rat_tui.app import RatApp
+from rat_tui.engine import Engine
 from rat_tui.widgets.lake_tree import LakeTree
 from rat_tui.widgets.results import ResultsView
 from rat_tui.widgets.sql_editor import SqlEditor, statement_at
@@ -138,3 +139,50 @@ def test_the_real_rat_in_tmux_answers_a_query(demo: Path) -> None:
         assert "1 rows" in screen and "42" in screen, screen
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
+async def test_query_history_finds_and_reuses_past_queries(demo: Path) -> None:
+    from textual.widgets import Input, OptionList
+
+    from rat_tui.screens.history import HistoryScreen
+
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = app.query_one(SqlEditor)
+        results = app.query_one(ResultsView)
+        for sql in ("select 41 + 1 as a", "select 'needle' as b", "select * from gold.nope"):
+            editor.text = sql
+            await pilot.press("ctrl+j")
+            await pilot.pause(0.1)
+            await wait_for(pilot, lambda: not str(results.title.render()).startswith("running"))
+            await pilot.pause(0.2)
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        screen = app.screen
+        assert screen.query_one(OptionList).option_count >= 3
+        screen.query_one(Input).value = "needle"
+        await pilot.pause(0.2)
+        assert screen.query_one(OptionList).option_count == 1
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: editor.text == "select 'needle' as b")
+    engine = Engine.open(demo)
+    try:
+        past = engine.state.query_history()
+        failed = next(q for q in past if q["sql"] == "select * from gold.nope")
+        assert "nope" in failed["error"] and failed["rows"] is None
+        assert next(q for q in past if q["sql"] == "select 41 + 1 as a")["rows"] == 1
+    finally:
+        engine.close()
+
+
+async def test_f1_lists_the_keys(demo: Path) -> None:
+    from rat_tui.screens.help import HelpScreen
+
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        assert "ctrl+j" in text and "f8" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)

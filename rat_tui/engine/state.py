@@ -82,6 +82,14 @@ CREATE TABLE IF NOT EXISTS requests (
     finished_at TEXT,
     message TEXT
 );
+CREATE TABLE IF NOT EXISTS queries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    sql TEXT NOT NULL,
+    rows INTEGER,
+    seconds REAL NOT NULL,
+    error TEXT
+);
 CREATE TABLE IF NOT EXISTS seen_files (
     path TEXT PRIMARY KEY,          -- relative to landing/; a file whose size and mtime match is not hashed again
     size INTEGER NOT NULL,
@@ -269,6 +277,17 @@ class State:
     def request(self, request_id: int) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
         return dict(row) if row else None
+
+    # The workbench's query history.
+    def record_query(self, sql: str, rows: int | None, seconds: float, error: str | None) -> None:
+        self.db.execute(
+            "INSERT INTO queries (at, sql, rows, seconds, error) VALUES (?, ?, ?, ?, ?)",
+            (now_iso(), sql, rows, seconds, error),
+        )
+
+    def query_history(self, limit: int = 500) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM queries ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(r) for r in rows]
 
     def transaction(self) -> _Tx:
         return _Tx(self.db)

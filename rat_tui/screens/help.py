@@ -1,0 +1,46 @@
+"""F1: the keys of the workbench."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("Editor", ""),
+    ("ctrl+j / ctrl+enter", "run the selection, or the statement under the cursor"),
+    ("escape", "cancel the running query"),
+    ("f8", "query history: search and reuse past queries"),
+    ("Lake tree", ""),
+    ("i", "insert the table or column name at the editor's cursor"),
+    ("Everywhere", ""),
+    ("ctrl+r", "run the pipeline (ingest what waits in landing/, build what is stale)"),
+    ("f2", "hide or show the side panels"),
+    ("ctrl+p", "command palette: every action by name, themes too"),
+    ("f1", "this help"),
+    ("ctrl+q", "quit"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys that matter, grouped by where they work."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 80; max-height: 80%; border: round $primary; padding: 1 2; background: $surface; }
+    """
+
+    def compose(self) -> ComposeResult:
+        lines = []
+        for key, what in KEYS:
+            lines.append(f"\n[b]{key}[/b]" if not what else f"  [b]{key:<20}[/b] {what}")
+        with VerticalScroll():
+            yield Static("[b]rat workbench[/b] — keys" + "\n".join(lines), id="help-text")
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)
