@@ -55,6 +55,13 @@ class QueryFailed(Message):
         super().__init__()
 
 
+class Exported(Message):
+    def __init__(self, path: str, rows: int) -> None:
+        self.path = path
+        self.rows = rows
+        super().__init__()
+
+
 class EngineMode(Message):
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -76,6 +83,8 @@ class RatApp(App[None]):
         Binding("escape", "cancel", "Cancel query"),
         Binding("f1", "help", "Help"),
         Binding("f8", "history", "History"),
+        Binding("ctrl+e", "export", "Export", priority=True),
+        Binding("ctrl+y", "copy_cell", "Copy cell"),
         Binding("f2", "toggle_panels", "Panels"),
         Binding("ctrl+r", "run_pipeline", "Run all"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -197,8 +206,31 @@ class RatApp(App[None]):
 
     # Handlers: all widget changes happen here.
 
+    @work(thread=True, group="export", exit_on_error=False)
+    def export_result(self, sql: str, path: str) -> None:
+        """The whole result, streamed by DuckDB's COPY: the grid's fetch limit does not apply."""
+        from rat_tui.engine.query import export
+        from rat_tui.screens.export import FORMATS
+
+        target = Path(path) if Path(path).is_absolute() else self.workspace.root / path
+        engine = self._engine()
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            session = engine.query_session()
+            try:
+                rows = export(session, sql, FORMATS[target.suffix.lower()], target)
+            finally:
+                session.close()
+        except Exception as exc:
+            self.post_message(QueryFailed(f"export failed: {exc}"))
+            return
+        finally:
+            engine.close()
+        self.post_message(Exported(str(target), rows))
+
     @on(SqlEditor.Run)
     def _run(self, message: SqlEditor.Run) -> None:
+        self.last_sql = message.sql
         self.query_one(ResultsView).message(f"running… (escape cancels)  {message.sql[:60]}")
         self.run_query(message.sql)
 
@@ -210,6 +242,10 @@ class RatApp(App[None]):
     def _failed(self, message: QueryFailed) -> None:
         self.query_one(ResultsView).message(f"error: {message.error}")
         self.notify(message.error, title="query failed", severity="error", markup=False)
+
+    @on(Exported)
+    def _exported(self, message: Exported) -> None:
+        self.notify(f"wrote {message.rows:,} rows to {message.path}", title="exported", markup=False)
 
     @on(LakeLoaded)
     def _lake(self, message: LakeLoaded) -> None:
@@ -251,6 +287,38 @@ class RatApp(App[None]):
             self.load_lake()
 
     # Actions.
+
+    def action_export(self) -> None:
+        from datetime import datetime
+
+        from rat_tui.screens.export import ExportScreen
+
+        sql = getattr(self, "last_sql", None)
+        if not sql:
+            self.notify("run a query first: ctrl+j", severity="warning")
+            return
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.export_result(sql, path)
+
+        self.push_screen(ExportScreen(f"exports/result-{datetime.now():%Y%m%d-%H%M%S}.csv"), chosen)
+
+    def action_copy_cell(self) -> None:
+        """Copy the cell under the grid's cursor (OSC 52: works over SSH where the terminal allows it)."""
+        from textual_fastdatatable import DataTable
+
+        grids = list(self.query(DataTable))
+        if not grids:
+            return
+        grid = grids[0]
+        try:
+            value = grid.get_cell_at(grid.cursor_coordinate)
+        except Exception:
+            return
+        text = "NULL" if value is None else str(value)
+        self.copy_to_clipboard(text)
+        self.notify(f"copied {text[:40]}", markup=False)
 
     def action_help(self) -> None:
         from rat_tui.screens.help import HelpScreen

@@ -186,3 +186,42 @@ async def test_f1_lists_the_keys(demo: Path) -> None:
         assert "ctrl+j" in text and "f8" in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_export_writes_the_whole_result_past_the_fetch_limit(demo: Path, monkeypatch) -> None:
+    import pyarrow.parquet as pq
+    from textual.widgets import Input
+
+    import rat_tui.app as app_module
+    from rat_tui.screens.export import ExportScreen
+
+    monkeypatch.setattr(app_module, "FETCH_LIMIT", 10)  # the grid holds 10; the export holds all
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(SqlEditor).text = "select * from silver.orders"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: app.query_one(ResultsView).rows == 10)
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen))
+        app.screen.query_one(Input).value = "out/orders.txt"
+        await pilot.press("enter")
+        assert isinstance(app.screen, ExportScreen)  # refused: not a known format
+        app.screen.query_one(Input).value = "out/orders.parquet"
+        await pilot.press("enter")
+        target = demo / "out" / "orders.parquet"
+        await wait_for(pilot, lambda: target.exists())
+        await pilot.pause(0.3)
+    assert pq.read_metadata(target).num_rows == 2470
+
+
+async def test_copy_cell_uses_the_clipboard(demo: Path) -> None:
+    from textual_fastdatatable import DataTable
+
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(SqlEditor).text = "select 'hello' as greeting"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: app.query_one(ResultsView).rows == 1)
+        app.query_one(DataTable).focus()
+        await pilot.press("ctrl+y")
+        assert app.clipboard == "hello"

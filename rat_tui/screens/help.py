@@ -15,6 +15,8 @@ KEYS = [
     ("ctrl+j / ctrl+enter", "run the selection, or the statement under the cursor"),
     ("escape", "cancel the running query"),
     ("f8", "query history: search and reuse past queries"),
+    ("ctrl+e", "export the last query's whole result (.csv, .parquet, .json)"),
+    ("ctrl+y", "copy the cell under the grid's cursor (OSC 52, works over SSH)"),
     ("Lake tree", ""),
     ("i", "insert the table or column name at the editor's cursor"),
     ("Everywhere", ""),
