@@ -74,7 +74,7 @@ class RatApp(App[None]):
     TITLE = "rat"
     CSS = """
     #main { height: 1fr; }
-    LakeTree { width: 36; border-right: solid $primary-background; }
+    LakeTree { width: 30; border-right: solid $primary-background; }
     #center { width: 1fr; }
     SqlEditor { height: 40%; }
     PipelinePanel { border-left: solid $primary-background; }
@@ -252,6 +252,12 @@ class RatApp(App[None]):
         self.query_one(LakeTree).update_tables(message.tables, message.columns)
         models = {t["name"]: t for t in message.tables if t["layer"] != "bronze"}
         self.query_one(PipelinePanel).set_models(models)
+
+    @on(LakeTree.Open)
+    def _open_table(self, message: LakeTree.Open) -> None:
+        from rat_tui.screens.table import TableScreen
+
+        self.push_screen(TableScreen(self.workspace, message.table))
 
     @on(LakeTree.Insert)
     def _insert(self, message: LakeTree.Insert) -> None:

@@ -225,3 +225,31 @@ async def test_copy_cell_uses_the_clipboard(demo: Path) -> None:
         app.query_one(DataTable).focus()
         await pilot.press("ctrl+y")
         assert app.clipboard == "hello"
+
+
+async def test_the_table_screen_shows_preview_schema_profile_versions_and_lineage(demo: Path) -> None:
+    from rat_tui.screens.table import TableScreen, bars
+
+    assert bars([("a", 8), ("b", 4)], 12).splitlines()[0].startswith("  a ")
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.query_one(LakeTree)
+        await wait_for(pilot, lambda: "silver.orders" in tree.tables)
+        tree.focus()
+        node = next(n for n in tree.root.children[1].children if n.data == "silver.orders")
+        tree.move_cursor(node)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, TableScreen))
+        screen = app.screen
+        await wait_for(pilot, lambda: bool(screen.loaded))
+        data = screen.loaded
+        assert "error" not in data, data
+        assert data["total"] == 2470 and data["preview"].num_rows == 200
+        assert ("order_id", "VARCHAR") in data["schema"]
+        status = next(p for p in data["profile"] if p["column"] == "status")
+        assert {v for v, _ in status["top"]} <= {"new", "paid", "shipped", "cancelled"}
+        assert [v["version"] for v in data["versions"]] == [0]
+        assert data["reads"] == ["bronze.orders"]
+        assert "gold.daily_revenue" in data["downstream"]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TableScreen)

@@ -19,6 +19,7 @@ KEYS = [
     ("ctrl+y", "copy the cell under the grid's cursor (OSC 52, works over SSH)"),
     ("Lake tree", ""),
     ("i", "insert the table or column name at the editor's cursor"),
+    ("enter", "open the table: preview, schema, profile, versions, lineage"),
     ("Everywhere", ""),
     ("ctrl+r", "run the pipeline (ingest what waits in landing/, build what is stale)"),
     ("f2", "hide or show the side panels"),

@@ -17,6 +17,13 @@ class LakeTree(Tree[str]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("i", "insert", "Insert name")]
 
+    class Open(Message):
+        """Open the table screen of this table."""
+
+        def __init__(self, table: str) -> None:
+            self.table = table
+            super().__init__()
+
     class Insert(Message):
         """Insert this table or column name at the editor's cursor."""
 
@@ -45,6 +52,11 @@ class LakeTree(Tree[str]):
                 table_node = node.add(label, data=t["name"])
                 for col, kind in columns.get(t["name"], []):
                     table_node.add_leaf(f"{escape(col)} [dim]{escape(kind)}[/dim]", data=f"{t['name']}.{col}")
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
+        data = event.node.data
+        if data and str(data).count(".") == 1:
+            self.post_message(self.Open(str(data)))
 
     def action_insert(self) -> None:
         node = self.cursor_node

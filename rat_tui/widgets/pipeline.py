@@ -12,7 +12,7 @@ class PipelinePanel(DataTable[str]):
     """One row per model: idle, running (with elapsed time), ok, failed, check failed, skipped."""
 
     DEFAULT_CSS = """
-    PipelinePanel { width: 44; }
+    PipelinePanel { width: 40; }
     """
 
     def on_mount(self) -> None:

@@ -1,0 +1,159 @@
+"""The table screen: preview, schema, a profile per column with frequency bars, versions, lineage."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from rat_tui.engine.workspace import Workspace
+
+PREVIEW_ROWS = 200
+PROFILE_COLUMNS = 40
+BAR = 24
+
+
+def bars(values: list[tuple[Any, int]], total: int) -> str:
+    """Top values as frequency bars: `value  ████▌  123 (12%)`."""
+    if not values or not total:
+        return ""
+    widest = max(count for _, count in values)
+    lines = []
+    for value, count in values:
+        eighths = round(BAR * 8 * count / widest)
+        bar = "█" * (eighths // 8) + " ▏▎▍▌▋▊▉"[eighths % 8].strip()
+        label = "NULL" if value is None else str(value)
+        lines.append(f"  {label[:24]:<24} {bar:<{BAR}} {count:,} ({100 * count / total:.0f}%)")
+    return "\n".join(lines)
+
+
+def _short_number(value: Any) -> str:
+    """SUMMARIZE gives means as text; numbers are shortened, dates and times left as they are."""
+    try:
+        return f"{float(value):.4g}"
+    except (TypeError, ValueError):
+        return str(value)[:19]
+
+
+class TableLoaded(Message):
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        super().__init__()
+
+
+class TableScreen(Screen[None]):
+    """Everything about one table; escape goes back to the workbench."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back")]
+
+    def __init__(self, workspace: Workspace, table: str) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.table = table
+        self.loaded: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent():
+            with TabPane("Preview", id="preview"):
+                yield Static("loading…", id="preview-title", markup=False)
+            with TabPane("Schema", id="schema"):
+                yield DataTable(id="schema-grid", cursor_type="row")
+            with TabPane("Profile", id="profile"):
+                yield Static("profiling…", id="profile-text", markup=False)
+            with TabPane("Versions", id="versions"):
+                yield DataTable(id="versions-grid", cursor_type="row")
+            with TabPane("Lineage", id="lineage"):
+                yield Static("", id="lineage-text", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = self.table
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def load(self) -> None:
+        from rat_tui.engine import Engine
+        from rat_tui.engine.models import discover, plan
+        from rat_tui.engine.query import qualified, quote_ident
+
+        engine = Engine(self.workspace)
+        data: dict[str, Any] = {"table": self.table}
+        try:
+            session = engine.query_session()
+            try:
+                name = qualified(self.table)
+                data["preview"] = session.con.sql(f"SELECT * FROM {name} LIMIT {PREVIEW_ROWS}").to_arrow_table()
+                data["total"] = session.con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+                summary = session.con.sql(f"SUMMARIZE {name}").fetchall()
+                data["schema"] = [(r[0], r[1]) for r in summary]
+                profile = []
+                for row in summary[:PROFILE_COLUMNS]:
+                    col = quote_ident(row[0])
+                    top = session.con.execute(
+                        f"SELECT {col}, count(*) AS n FROM {name} GROUP BY 1 ORDER BY n DESC, 1 LIMIT 5"
+                    ).fetchall()
+                    profile.append({"column": row[0], "type": row[1], "summary": row, "top": top})
+                data["profile"] = profile
+            finally:
+                session.close()
+            data["versions"] = engine.history(self.table) if self.table.count(".") == 1 else []
+            models = discover(self.workspace)
+            graph = plan(self.workspace, models, set())
+            data["upstream"] = sorted(graph.upstream(self.table)) if self.table in models else []
+            model = models.get(self.table)
+            data["reads"] = list(model.depends_on) if model else []
+            data["downstream"] = sorted(
+                {n for n in graph.downstream(self.table)}
+                | {m for m, mm in models.items() if self.table in mm.depends_on}
+            )
+        except Exception as exc:
+            data["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        finally:
+            engine.close()
+        self.post_message(TableLoaded(data))
+
+    @on(TableLoaded)
+    def _loaded(self, message: TableLoaded) -> None:
+        from textual_fastdatatable import ArrowBackend
+        from textual_fastdatatable import DataTable as Grid
+
+        data = self.loaded = message.data
+        if "error" in data:
+            self.query_one("#preview-title", Static).update(f"error: {data['error']}")
+            return
+        self.query_one("#preview-title", Static).update(
+            f"{data['total']:,} rows; the first {min(PREVIEW_ROWS, data['total']):,} below"
+        )
+        self.query_one("#preview", TabPane).mount(
+            Grid(backend=ArrowBackend(data["preview"]), null_rep="NULL", render_markup=False)
+        )
+        schema = self.query_one("#schema-grid", DataTable)
+        schema.add_columns("column", "type")
+        for col, kind in data["schema"]:
+            schema.add_row(col, kind)
+        lines = []
+        for p in data["profile"]:
+            s = p["summary"]  # column_name, type, min, max, approx_unique, avg, std, q25, q50, q75, count, null%
+            lines.append(
+                f"{p['column']}  ({p['type']})  nulls {s[11]}%  distinct ≈{s[4]:,}  min {s[2]}  max {s[3]}"
+                + (f"  mean {_short_number(s[5])}" if s[5] is not None else "")
+            )
+            lines.append(bars(p["top"], data["total"]))
+            lines.append("")
+        self.query_one("#profile-text", Static).update("\n".join(lines) or "no columns")
+        versions = self.query_one("#versions-grid", DataTable)
+        versions.add_columns("version", "time", "operation", "rows", "run")
+        for v in data["versions"]:
+            versions.add_row(
+                str(v["version"]), v["timestamp"][:19], v["operation"] or "", f"{v['rows'] or 0:,}", v["run"] or ""
+            )
+        lineage = [f"{self.table}", "", "reads:      " + (", ".join(data["reads"]) or "-")]
+        lineage.append("upstream:   " + (", ".join(data["upstream"]) or "-"))
+        lineage.append("downstream: " + (", ".join(data["downstream"]) or "-"))
+        self.query_one("#lineage-text", Static).update("\n".join(lineage))
