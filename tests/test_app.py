@@ -209,9 +209,14 @@ async def test_export_writes_the_whole_result_past_the_fetch_limit(demo: Path, m
         app.screen.query_one(Input).value = "out/orders.parquet"
         await pilot.press("enter")
         target = demo / "out" / "orders.parquet"
-        await wait_for(pilot, lambda: target.exists())
-        await pilot.pause(0.3)
-    assert pq.read_metadata(target).num_rows == 2470
+
+        def written() -> bool:  # exists() alone would race DuckDB still writing the file
+            try:
+                return pq.read_metadata(target).num_rows == 2470
+            except Exception:
+                return False
+
+        await wait_for(pilot, written)
 
 
 async def test_copy_cell_uses_the_clipboard(demo: Path) -> None:
