@@ -83,6 +83,7 @@ class RatApp(App[None]):
         Binding("escape", "cancel", "Cancel query"),
         Binding("f1", "help", "Help"),
         Binding("f8", "history", "History"),
+        Binding("f5", "runs", "Runs"),
         Binding("ctrl+e", "export", "Export", priority=True),
         Binding("ctrl+y", "copy_cell", "Copy cell"),
         Binding("f2", "toggle_panels", "Panels"),
@@ -325,6 +326,11 @@ class RatApp(App[None]):
         text = "NULL" if value is None else str(value)
         self.copy_to_clipboard(text)
         self.notify(f"copied {text[:40]}", markup=False)
+
+    def action_runs(self) -> None:
+        from rat_tui.screens.runs import RunsScreen
+
+        self.push_screen(RunsScreen(self.workspace))
 
     def action_help(self) -> None:
         from rat_tui.screens.help import HelpScreen

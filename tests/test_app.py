@@ -258,3 +258,26 @@ async def test_the_table_screen_shows_preview_schema_profile_versions_and_lineag
         assert "gold.daily_revenue" in data["downstream"]
         await pilot.press("escape")
         assert not isinstance(app.screen, TableScreen)
+
+
+async def test_the_runs_screen_shows_builds_errors_and_failed_checks(tmp_path: Path) -> None:
+    from textual.widgets import DataTable as Grid
+
+    from rat_tui.screens.runs import RunsScreen
+
+    root = tmp_path / "w"
+    run_rat("init", str(root))
+    write(root / "landing" / "t.csv", "id\n1\n1\n")
+    write(root / "models" / "silver" / "ok.sql", "select 1 as one")
+    write(root / "models" / "silver" / "dup.sql", '/* rat\n[checks]\nunique = ["id"]\n*/\nselect * from bronze.t')
+    assert run_rat("run", "-w", str(root)).returncode == 1
+    app = RatApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.details)
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert screen.query_one("#runs-grid", Grid).row_count == 1
+        assert screen.query_one("#run-models", Grid).row_count == 2
+        problems = str(screen.query_one("#run-problems").render())
+        assert "check unique(id) (error) fail: 1 rows" in problems and '"id": 1' in problems

@@ -1,0 +1,125 @@
+"""The runs screen: run history; for the selected run, each model's build and the checks that failed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from rat_tui.engine.workspace import Workspace
+
+
+class RunsLoaded(Message):
+    def __init__(self, runs: list[dict[str, Any]], details: dict[str, dict[str, Any]]) -> None:
+        self.runs = runs
+        self.details = details
+        super().__init__()
+
+
+def _seconds(start: str | None, end: str | None) -> str:
+    from datetime import datetime
+
+    if not start or not end:
+        return ""
+    return f"{(datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds():.2f}s"
+
+
+class RunsScreen(Screen[None]):
+    """Runs newest first; the selected run's model builds, errors and failed checks with sample rows."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back")]
+    DEFAULT_CSS = """
+    #runs-grid { height: 40%; }
+    #run-models { height: 30%; }
+    #run-problems { height: 1fr; padding: 0 1; }
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.details: dict[str, dict[str, Any]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="runs-grid", cursor_type="row")
+        yield DataTable(id="run-models", cursor_type="row")
+        yield Static("", id="run-problems", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "runs"
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def load(self) -> None:
+        from rat_tui.engine import Engine
+
+        engine = Engine(self.workspace)
+        try:
+            runs = engine.state.recent_runs(100)
+            details = {}
+            for run in runs[:30]:
+                models = engine.state.db.execute(
+                    "SELECT * FROM model_runs WHERE run_id = ? ORDER BY started_at", (run["run_id"],)
+                ).fetchall()
+                checks = engine.state.check_results(run["run_id"])
+                details[run["run_id"]] = {"models": [dict(m) for m in models], "checks": checks}
+        finally:
+            engine.close()
+        self.post_message(RunsLoaded(runs, details))
+
+    @on(RunsLoaded)
+    def _loaded(self, message: RunsLoaded) -> None:
+        self.details = message.details
+        grid = self.query_one("#runs-grid", DataTable)
+        grid.add_columns("run", "command", "status", "took", "files", "built", "failed")
+        for r in message.runs:
+            grid.add_row(
+                r["run_id"],
+                r["command"] or "",
+                r["status"],
+                _seconds(r["started_at"], r["finished_at"]),
+                str(r["files_ingested"] or 0),
+                str(r["models_built"] or 0),
+                str(r["models_failed"] or 0),
+                key=r["run_id"],
+            )
+        models = self.query_one("#run-models", DataTable)
+        models.add_columns("model", "status", "mode", "took", "rows in", "rows out", "version")
+        if message.runs:
+            self.show_run(message.runs[0]["run_id"])
+
+    @on(DataTable.RowHighlighted, "#runs-grid")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self.show_run(str(event.row_key.value))
+
+    def show_run(self, run_id: str) -> None:
+        detail = self.details.get(run_id, {"models": [], "checks": []})
+        models = self.query_one("#run-models", DataTable)
+        models.clear()
+        for m in detail["models"]:
+            models.add_row(
+                m["model"],
+                m["status"],
+                m.get("mode") or "",
+                _seconds(m["started_at"], m["finished_at"]),
+                f"{m['rows_in']:,}" if m.get("rows_in") is not None else "",
+                f"{m['rows_out']:,}" if m.get("rows_out") is not None else "",
+                str(m["version"]) if m["version"] is not None else "",
+            )
+        lines = []
+        for m in detail["models"]:
+            if m["status"] in ("failed", "check_failed") and m.get("error"):
+                lines.append(f"{m['model']}: {m['error']}")
+        for c in detail["checks"]:
+            if c["status"] != "pass":
+                lines.append(f"{c['model']}: check {c['name']} ({c['severity']}) {c['status']}: {c['failing']:,} rows")
+                lines += [f"    {json.dumps(row, default=str)}" for row in c["sample"][:5]]
+        self.query_one("#run-problems", Static).update("\n".join(lines) or "no errors, every check passed")
