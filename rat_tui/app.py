@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from rat_tui.widgets.lake_tree import LakeTree
 from rat_tui.widgets.pipeline import PipelinePanel
@@ -76,13 +76,16 @@ class RatApp(App[None]):
     #main { height: 1fr; }
     LakeTree { width: 30; border-right: solid $primary-background; }
     #center { width: 1fr; }
-    SqlEditor { height: 40%; }
+    #tabs { height: 45%; }
+    #tabs SqlEditor { height: 1fr; }
     PipelinePanel { border-left: solid $primary-background; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel query"),
         Binding("f1", "help", "Help"),
         Binding("f8", "history", "History"),
+        Binding("ctrl+n", "new_tab", "New tab", priority=True),
+        Binding("ctrl+w", "close_tab", "Close tab", priority=True),
         Binding("f5", "runs", "Runs"),
         Binding("ctrl+e", "export", "Export", priority=True),
         Binding("ctrl+y", "copy_cell", "Copy cell"),
@@ -99,6 +102,8 @@ class RatApp(App[None]):
         self.watch_engine = watch
         self._session: Any = None
         self._watcher: Any = None
+        self._buffers_dirty = False
+        self.last_sql: str | None = None
         self.mode = "starting"
 
     def compose(self) -> ComposeResult:
@@ -106,18 +111,82 @@ class RatApp(App[None]):
         with Horizontal(id="main"):
             yield LakeTree(id="lake")
             with Vertical(id="center"):
-                yield SqlEditor(WELCOME, id="editor")
+                with TabbedContent(id="tabs"):
+                    for i, text in enumerate(self._load_buffers(), 1):
+                        with TabPane(f"query {i}", id=f"tab-{i}"):
+                            yield SqlEditor(text)
             yield PipelinePanel(id="pipeline")
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = f"rat · {self.workspace.settings.name}"
         self.query_one("#center").mount(ResultsView(id="results"))
-        self.query_one(SqlEditor).focus()
+        self.editor.focus()
         self.load_lake()
         if self.watch_engine:
             self.run_engine()
         self.set_interval(2.0, self.load_lake)
+        self.set_interval(1.0, self._save_if_edited)
+
+    # Editor tabs, kept in .rat/buffers.json across restarts.
+
+    @property
+    def buffers_file(self) -> Path:
+        return self.workspace.state_dir / "buffers.json"
+
+    def _load_buffers(self) -> list[str]:
+        import json
+
+        try:
+            texts = json.loads(self.buffers_file.read_text(encoding="utf-8"))
+            if isinstance(texts, list) and texts and all(isinstance(t, str) for t in texts):
+                return texts
+        except (OSError, ValueError):
+            pass
+        return [WELCOME]
+
+    def save_buffers(self) -> None:
+        import json
+
+        texts = [e.text for e in self.query(SqlEditor)]
+        if not texts:
+            return  # the app is being torn down: what was saved last stays
+        self._buffers_dirty = False
+        self.buffers_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.buffers_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(texts), encoding="utf-8")
+        tmp.replace(self.buffers_file)
+
+    @property
+    def editor(self) -> SqlEditor:
+        """The editor of the active tab."""
+        tabs = self.query_one("#tabs", TabbedContent)
+        pane = tabs.active_pane
+        return pane.query_one(SqlEditor) if pane is not None else self.query_one(SqlEditor)
+
+    @on(SqlEditor.Changed)
+    def _edited(self) -> None:
+        self._buffers_dirty = True
+
+    def _save_if_edited(self) -> None:
+        if self._buffers_dirty:
+            self.save_buffers()
+
+    def action_new_tab(self) -> None:
+        tabs = self.query_one("#tabs", TabbedContent)
+        n = max((int(str(p.id).split("-")[1]) for p in tabs.query(TabPane)), default=0) + 1
+        editor = SqlEditor("")
+        tabs.add_pane(TabPane(f"query {n}", editor, id=f"tab-{n}"))
+        tabs.active = f"tab-{n}"
+        self._buffers_dirty = True
+        self.call_after_refresh(editor.focus)
+
+    def action_close_tab(self) -> None:
+        tabs = self.query_one("#tabs", TabbedContent)
+        if tabs.tab_count > 1 and tabs.active:
+            tabs.remove_pane(tabs.active)
+            self._buffers_dirty = True
+            self.call_after_refresh(lambda: self.editor.focus())
 
     def _engine(self) -> Any:
         from rat_tui.engine import Engine
@@ -232,6 +301,7 @@ class RatApp(App[None]):
     @on(SqlEditor.Run)
     def _run(self, message: SqlEditor.Run) -> None:
         self.last_sql = message.sql
+        self.save_buffers()
         self.query_one(ResultsView).message(f"running… (escape cancels)  {message.sql[:60]}")
         self.run_query(message.sql)
 
@@ -262,7 +332,7 @@ class RatApp(App[None]):
 
     @on(LakeTree.Insert)
     def _insert(self, message: LakeTree.Insert) -> None:
-        editor = self.query_one(SqlEditor)
+        editor = self.editor
         editor.insert_at_cursor(message.text)
         editor.focus()
 
@@ -300,7 +370,7 @@ class RatApp(App[None]):
 
         from rat_tui.screens.export import ExportScreen
 
-        sql = getattr(self, "last_sql", None)
+        sql = self.last_sql
         if not sql:
             self.notify("run a query first: ctrl+j", severity="warning")
             return
@@ -351,7 +421,7 @@ class RatApp(App[None]):
 
         def chosen(sql: str | None) -> None:
             if sql:
-                editor = self.query_one(SqlEditor)
+                editor = self.editor
                 editor.text = sql
                 editor.focus()
 
@@ -371,5 +441,6 @@ class RatApp(App[None]):
         self.request_run()
 
     def on_unmount(self) -> None:
+        self.save_buffers()
         if self._watcher is not None:
             self._watcher.stop("workbench closed")

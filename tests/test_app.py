@@ -281,3 +281,24 @@ async def test_the_runs_screen_shows_builds_errors_and_failed_checks(tmp_path: P
         assert screen.query_one("#run-models", Grid).row_count == 2
         problems = str(screen.query_one("#run-problems").render())
         assert "check unique(id) (error) fail: 1 rows" in problems and '"id": 1' in problems
+
+
+async def test_editor_tabs_are_kept_across_restarts(tmp_path: Path) -> None:
+    root = tmp_path / "w"
+    run_rat("init", str(root))
+    app = RatApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.editor.text = "select 1 as first"
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.2)
+        assert app.focused is app.editor
+        app.editor.text = "select 2 as second"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: app.query_one(ResultsView).rows == 1)
+    again = RatApp(root, watch=False)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        assert [e.text for e in again.query(SqlEditor)] == ["select 1 as first", "select 2 as second"]
+        await pilot.press("ctrl+w")
+        await pilot.pause(0.2)
+        assert len(list(again.query(SqlEditor))) == 1

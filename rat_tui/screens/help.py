@@ -14,6 +14,7 @@ KEYS = [
     ("Editor", ""),
     ("ctrl+j / ctrl+enter", "run the selection, or the statement under the cursor"),
     ("escape", "cancel the running query"),
+    ("ctrl+n / ctrl+w", "new editor tab / close it (tabs are kept across restarts)"),
     ("f8", "query history: search and reuse past queries"),
     ("ctrl+e", "export the last query's whole result (.csv, .parquet, .json)"),
     ("ctrl+y", "copy the cell under the grid's cursor (OSC 52, works over SSH)"),
