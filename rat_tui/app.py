@@ -87,6 +87,7 @@ class RatApp(App[None]):
         Binding("ctrl+n", "new_tab", "New tab", priority=True),
         Binding("ctrl+w", "close_tab", "Close tab", priority=True),
         Binding("f5", "runs", "Runs"),
+        Binding("f4", "lineage", "Lineage"),
         Binding("ctrl+e", "export", "Export", priority=True),
         Binding("ctrl+y", "copy_cell", "Copy cell"),
         Binding("f2", "toggle_panels", "Panels"),
@@ -396,6 +397,13 @@ class RatApp(App[None]):
         text = "NULL" if value is None else str(value)
         self.copy_to_clipboard(text)
         self.notify(f"copied {text[:40]}", markup=False)
+
+    def action_lineage(self) -> None:
+        from rat_tui.screens.lineage import LineageScreen
+
+        node = self.query_one(LakeTree).cursor_node
+        selected = str(node.data) if node is not None and node.data and str(node.data).count(".") == 1 else None
+        self.push_screen(LineageScreen(self.workspace, selected))
 
     def action_runs(self) -> None:
         from rat_tui.screens.runs import RunsScreen

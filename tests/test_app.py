@@ -302,3 +302,22 @@ async def test_editor_tabs_are_kept_across_restarts(tmp_path: Path) -> None:
         await pilot.press("ctrl+w")
         await pilot.pause(0.2)
         assert len(list(again.query(SqlEditor))) == 1
+
+
+async def test_the_lineage_screen_marks_upstream_and_downstream(demo: Path) -> None:
+    from rat_tui.screens.lineage import LineageScreen, related
+
+    edges = [("bronze.a", "silver.b"), ("silver.b", "gold.c"), ("bronze.x", "gold.c")]
+    assert related(edges, "silver.b", forward=False) == {"bronze.a"}
+    assert related(edges, "silver.b", forward=True) == {"gold.c"}
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: isinstance(app.screen, LineageScreen) and app.screen.tables)
+        screen = app.screen
+        screen.query_one("#lineage-tables").highlighted = screen.tables.index("silver.orders")
+        await pilot.pause(0.2)
+        assert screen.selected == "silver.orders"
+        assert ("bronze.orders", "silver.orders") in screen.edges
+        drawn = str(screen.query_one("#edges").render())
+        assert "bronze.orders → silver.orders" in drawn and "silver.orders → gold.daily_revenue" in drawn

@@ -25,6 +25,7 @@ KEYS = [
     ("ctrl+r", "run the pipeline (ingest what waits in landing/, build what is stale)"),
     ("f2", "hide or show the side panels"),
     ("f5", "runs: history, each model's build, errors, failed checks with sample rows"),
+    ("f4", "lineage: the model graph, the selected table's upstream and downstream marked"),
     ("ctrl+p", "command palette: every action by name, themes too"),
     ("f1", "this help"),
     ("ctrl+q", "quit"),
