@@ -25,7 +25,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-async def wait_for(pilot, predicate, timeout: float = 15.0) -> None:
+async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():
@@ -117,19 +117,20 @@ def test_the_real_rat_in_tmux_answers_a_query(demo: Path) -> None:
     )
     try:
         screen = ""
-        for _ in range(100):
+        for _ in range(300):
             screen = subprocess.run(
                 ["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True
             ).stdout
             if "ctrl+j runs" in screen:
                 break
             time.sleep(0.1)
+        time.sleep(0.5)
         # Typed at the top of the editor; the cursor sits right after the `;` when ctrl+j comes.
         subprocess.run(["tmux", "send-keys", "-t", session, "-l", "select 6 * 7 as answer"], check=True)
         subprocess.run(["tmux", "send-keys", "-t", session, "\\;"], check=True)
         time.sleep(0.5)  # a person's pause: keys that arrive in one read may be taken as pasted text
         subprocess.run(["tmux", "send-keys", "-t", session, "C-j"], check=True)
-        for _ in range(100):
+        for _ in range(300):
             screen = subprocess.run(
                 ["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True
             ).stdout
