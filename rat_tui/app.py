@@ -74,7 +74,7 @@ class RatApp(App[None]):
     TITLE = "rat"
     CSS = """
     #main { height: 1fr; }
-    LakeTree { width: 30; border-right: solid $primary-background; }
+    LakeTree { width: 25%; min-width: 20; max-width: 36; border-right: solid $primary-background; }
     #center { width: 1fr; }
     #tabs { height: 45%; }
     #tabs SqlEditor { height: 1fr; }
@@ -104,6 +104,7 @@ class RatApp(App[None]):
         self._session: Any = None
         self._watcher: Any = None
         self._buffers_dirty = False
+        self._was_wide = True
         self.last_sql: str | None = None
         self.mode = "starting"
 
@@ -119,7 +120,18 @@ class RatApp(App[None]):
             yield PipelinePanel(id="pipeline")
         yield Footer()
 
+    def on_resize(self) -> None:
+        # Under 110 columns (80×24 over SSH) the editor needs the room: the pipeline panel hides
+        # until f2 or a wider terminal brings it back.
+        panel = self.query_one(PipelinePanel)
+        wide = self.size.width >= 110
+        if wide != self._was_wide:
+            panel.display = wide
+            self._was_wide = wide
+
     def on_mount(self) -> None:
+        self._was_wide = self.size.width >= 110
+        self.query_one(PipelinePanel).display = self._was_wide
         self.title = f"rat · {self.workspace.settings.name}"
         self.query_one("#center").mount(ResultsView(id="results"))
         self.editor.focus()
@@ -441,8 +453,11 @@ class RatApp(App[None]):
             session.con.interrupt()
 
     def action_toggle_panels(self) -> None:
-        for widget in (self.query_one(LakeTree), self.query_one(PipelinePanel)):
-            widget.display = not widget.display
+        tree, panel = self.query_one(LakeTree), self.query_one(PipelinePanel)
+        if tree.display or panel.display:
+            tree.display = panel.display = False
+        else:
+            tree.display = panel.display = True
 
     def action_run_pipeline(self) -> None:
         self.notify("run requested")

@@ -111,19 +111,22 @@ async def test_a_new_table_appears_live_while_the_engine_watches(tmp_path: Path)
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_the_real_rat_in_tmux_answers_a_query(demo: Path) -> None:
+    (demo / ".rat" / "buffers.json").unlink(missing_ok=True)  # other tests' editor text: start clean
     session = f"rat-test-{int(time.time() * 1000)}"
     subprocess.run(
         ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", f"{RAT} -w {demo}"], check=True
     )
+    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "120", "-y", "40"], check=False)
     try:
         screen = ""
         for _ in range(300):
             screen = subprocess.run(
                 ["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True
             ).stdout
-            if "ctrl+j runs" in screen:
+            if "no query yet" in screen:
                 break
             time.sleep(0.1)
+        assert "no query yet" in screen, screen
         time.sleep(0.5)
         # Typed at the top of the editor; the cursor sits right after the `;` when ctrl+j comes.
         subprocess.run(["tmux", "send-keys", "-t", session, "-l", "select 6 * 7 as answer"], check=True)
@@ -322,3 +325,20 @@ async def test_the_lineage_screen_marks_upstream_and_downstream(demo: Path) -> N
         assert ("bronze.orders", "silver.orders") in screen.edges
         drawn = str(screen.query_one("#edges").render())
         assert "bronze.orders → silver.orders" in drawn and "silver.orders → gold.daily_revenue" in drawn
+
+
+async def test_usable_at_80_by_24(demo: Path) -> None:
+    from rat_tui.widgets.pipeline import PipelinePanel
+
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = app.editor
+        assert editor.size.width >= 40  # the editor keeps room to type in
+        assert not app.query_one(PipelinePanel).display
+        editor.text = "select 42 as answer"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: app.query_one(ResultsView).rows == 1)
+        await pilot.press("f2")
+        assert not app.query_one(LakeTree).display
+        await pilot.press("f2")
+        assert app.query_one(LakeTree).display and app.query_one(PipelinePanel).display

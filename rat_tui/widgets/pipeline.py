@@ -12,7 +12,7 @@ class PipelinePanel(DataTable[str]):
     """One row per model: idle, running (with elapsed time), ok, failed, check failed, skipped."""
 
     DEFAULT_CSS = """
-    PipelinePanel { width: 40; }
+    PipelinePanel { width: 30%; max-width: 48; }
     """
 
     def on_mount(self) -> None:
