@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
 from rat_tui.engine.events import EventBus, RunFinished, RunStarted
-from rat_tui.engine.state import State, new_run_id
+from rat_tui.engine.state import State, new_run_id, seconds_between
 from rat_tui.engine.workspace import Workspace, WriterLock
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ class Engine:
                     "status": run["status"],
                     "started_at": run["started_at"],
                     "finished_at": run["finished_at"],
-                    "seconds": _seconds(run["started_at"], run["finished_at"]),
+                    "seconds": seconds_between(run["started_at"], run["finished_at"]),
                     "rows": run["rows_out"],
                     "rows_in": run["rows_in"],
                     "mode": run["mode"],
@@ -287,14 +287,6 @@ class Engine:
 
         with self._writing():
             return {name: len(vacuum(self.ws.table_path(name), retain_hours)) for name in lake.list_tables(self.ws)}
-
-
-def _seconds(start: str | None, end: str | None) -> float | None:
-    from datetime import datetime
-
-    if not start or not end:
-        return None
-    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
 
 
 def _layer_order(name: str) -> tuple[int, str]:

@@ -103,6 +103,13 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    """Seconds between two of the timestamps this module writes (None if either is missing)."""
+    if not start or not end:
+        return None
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
+
+
 def new_run_id() -> str:
     """Sortable and unique enough for one workspace: UTC time to the microsecond."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

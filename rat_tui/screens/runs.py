@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from rat_tui.engine.state import seconds_between
 from rat_tui.engine.workspace import Workspace
 
 
@@ -23,11 +24,8 @@ class RunsLoaded(Message):
 
 
 def _seconds(start: str | None, end: str | None) -> str:
-    from datetime import datetime
-
-    if not start or not end:
-        return ""
-    return f"{(datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds():.2f}s"
+    took = seconds_between(start, end)
+    return "" if took is None else f"{took:.2f}s"
 
 
 class RunsScreen(Screen[None]):
