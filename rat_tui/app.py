@@ -90,6 +90,8 @@ class RatApp(App[None]):
         Binding("f4", "lineage", "Lineage"),
         Binding("ctrl+e", "export", "Export", priority=True),
         Binding("ctrl+y", "copy_cell", "Copy cell"),
+        Binding("ctrl+o", "sort", "Sort", show=False),
+        Binding("ctrl+l", "view_cell", "View cell", show=False),
         Binding("f2", "toggle_panels", "Panels"),
         Binding("ctrl+r", "run_pipeline", "Run all"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -394,16 +396,22 @@ class RatApp(App[None]):
 
         self.push_screen(ExportScreen(f"exports/result-{datetime.now():%Y%m%d-%H%M%S}.csv"), chosen)
 
+    def action_sort(self) -> None:
+        self.query_one(ResultsView).sort_by_cursor_column()
+
+    def action_view_cell(self) -> None:
+        from rat_tui.screens.cell import CellScreen
+
+        try:
+            value = self.query_one(ResultsView).cursor_value()
+        except Exception:
+            return
+        self.push_screen(CellScreen("NULL" if value is None else str(value)))
+
     def action_copy_cell(self) -> None:
         """Copy the cell under the grid's cursor (OSC 52: works over SSH where the terminal allows it)."""
-        from textual_fastdatatable import DataTable
-
-        grids = list(self.query(DataTable))
-        if not grids:
-            return
-        grid = grids[0]
         try:
-            value = grid.get_cell_at(grid.cursor_coordinate)
+            value = self.query_one(ResultsView).cursor_value()
         except Exception:
             return
         text = "NULL" if value is None else str(value)

@@ -231,7 +231,7 @@ async def test_copy_cell_uses_the_clipboard(demo: Path) -> None:
         app.query_one(SqlEditor).text = "select 'hello' as greeting"
         await pilot.press("ctrl+j")
         await wait_for(pilot, lambda: app.query_one(ResultsView).rows == 1)
-        app.query_one(DataTable).focus()
+        app.query_one(ResultsView).query_one(DataTable).focus()
         await pilot.press("ctrl+y")
         assert app.clipboard == "hello"
 
@@ -342,3 +342,39 @@ async def test_usable_at_80_by_24(demo: Path) -> None:
         assert not app.query_one(LakeTree).display
         await pilot.press("f2")
         assert app.query_one(LakeTree).display and app.query_one(PipelinePanel).display
+
+
+async def test_comment_toggle_sort_and_view_cell(demo: Path) -> None:
+    from textual_fastdatatable import DataTable
+
+    from rat_tui.screens.cell import CellScreen
+
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = app.editor
+        editor.text = "select 1\nfrom x"
+        editor.select_all()
+        editor.action_toggle_comment()
+        assert editor.text == "-- select 1\n-- from x"
+        editor.select_all()
+        editor.action_toggle_comment()
+        assert editor.text == "select 1\nfrom x"
+
+        editor.text = "select * from (values (2, 'b'), (3, 'a'), (1, repeat('long ', 50))) t(n, s)"
+        await pilot.press("ctrl+j")
+        results = app.query_one(ResultsView)
+        await wait_for(pilot, lambda: results.rows == 3)
+        await pilot.pause(0.2)
+        results.query_one(DataTable).focus()
+        await pilot.press("ctrl+o")
+        await pilot.pause(0.2)
+        assert results.table.column("n").to_pylist() == [1, 2, 3]
+        await pilot.press("ctrl+o")
+        await pilot.pause(0.2)
+        assert results.table.column("n").to_pylist() == [3, 2, 1]
+        assert "sorted by n descending" in str(results.title.render())
+        results.query_one(DataTable).focus()  # the grid sorting remounted
+        await pilot.press("down", "down", "right")
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, CellScreen))
+        assert app.screen.value == "long " * 50

@@ -24,6 +24,10 @@ class ResultsView(Vertical):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.rows = 0
+        self.table: pa.Table | None = None
+        self.seconds = 0.0
+        self.limit = 0
+        self.sorted_by: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("no query yet: type SQL above and press ctrl+j", id="results-title", markup=False)
@@ -32,9 +36,13 @@ class ResultsView(Vertical):
     def title(self) -> Static:
         return self.query_one("#results-title", Static)
 
-    def show(self, table: pa.Table, seconds: float, limit: int) -> None:
+    def show(self, table: pa.Table, seconds: float, limit: int, keep_sort: bool = False) -> None:
         """Replace the grid with one over `table` (a fastdatatable is remounted, not refilled)."""
         from textual_fastdatatable import ArrowBackend, DataTable
+
+        self.table, self.seconds, self.limit = table, seconds, limit
+        if not keep_sort:
+            self.sorted_by = None
 
         for old in self.query(DataTable):
             old.remove()
@@ -42,8 +50,30 @@ class ResultsView(Vertical):
         grid = DataTable(backend=ArrowBackend(table), null_rep="NULL", max_column_content_width=40, render_markup=False)
         self.mount(grid)
         more = f" (the first {limit:,}; more were not fetched)" if table.num_rows >= limit else ""
-        self.title.update(f"{table.num_rows:,} rows{more} · {seconds * 1000:,.0f} ms")
+        order = f" · sorted by {self.sorted_by[0]} {self.sorted_by[1]}" if self.sorted_by else ""
+        self.title.update(f"{table.num_rows:,} rows{more} · {seconds * 1000:,.0f} ms{order}")
         self.rows = table.num_rows
 
     def message(self, text: str) -> None:
         self.title.update(text)
+
+    def sort_by_cursor_column(self) -> None:
+        """Sort the rows shown by the cursor's column: ascending, then descending on a second press."""
+        import pyarrow.compute as pc  # noqa: F401 - sort_by needs the compute kernels
+        from textual_fastdatatable import DataTable
+
+        grids = list(self.query(DataTable))
+        if not grids or self.table is None or not self.table.num_columns:
+            return
+        column = self.table.column_names[grids[0].cursor_coordinate.column]
+        order = "descending" if self.sorted_by == (column, "ascending") else "ascending"
+        self.sorted_by = (column, order)
+        self.show(self.table.sort_by([(column, order)]), self.seconds, self.limit, keep_sort=True)
+
+    def cursor_value(self) -> object:
+        from textual_fastdatatable import DataTable
+
+        grids = list(self.query(DataTable))
+        if not grids:
+            return None
+        return grids[0].get_cell_at(grids[0].cursor_coordinate)

@@ -46,6 +46,7 @@ class SqlEditor(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+enter", "run", "Run", show=False, priority=True),
         Binding("ctrl+j", "run", "Run query", priority=True),
+        Binding("ctrl+underscore,ctrl+slash", "toggle_comment", "Comment", show=False),
     ]
 
     class Run(Message):
@@ -70,6 +71,23 @@ class SqlEditor(TextArea):
         sql = self.current_sql()
         if sql:
             self.post_message(self.Run(sql))
+
+    def action_toggle_comment(self) -> None:
+        """`-- ` at the start of the selected lines (or the cursor's line), or off if all have it."""
+        start, end = sorted((self.selection.start[0], self.selection.end[0]))
+        lines = self.text.split("\n")
+        block = lines[start : end + 1]
+        commented = all(line.lstrip().startswith("--") for line in block if line.strip())
+        if commented:
+            new = [
+                line.replace("-- ", "", 1) if line.lstrip().startswith("-- ") else line.replace("--", "", 1)
+                for line in block
+            ]
+        else:
+            new = ["-- " + line if line.strip() else line for line in block]
+        row, col = self.cursor_location
+        self.replace("\n".join(new), (start, 0), (end, len(lines[end])))
+        self.cursor_location = (row, max(0, col + (len(new[row - start]) - len(block[row - start]))))
 
     def insert_at_cursor(self, text: str) -> None:
         self.insert(text)
