@@ -90,7 +90,8 @@ class RatApp(App[None]):
         Binding("f4", "lineage", "Lineage"),
         Binding("ctrl+e", "export", "Export", priority=True),
         Binding("ctrl+y", "copy_cell", "Copy cell"),
-        Binding("ctrl+o", "sort", "Sort", show=False),
+        Binding("ctrl+o", "open_file", "Open .sql", show=False),
+        Binding("ctrl+s", "save_file", "Save .sql", show=False),
         Binding("ctrl+l", "view_cell", "View cell", show=False),
         Binding("f2", "toggle_panels", "Panels"),
         Binding("ctrl+r", "run_pipeline", "Run all"),
@@ -396,8 +397,41 @@ class RatApp(App[None]):
 
         self.push_screen(ExportScreen(f"exports/result-{datetime.now():%Y%m%d-%H%M%S}.csv"), chosen)
 
-    def action_sort(self) -> None:
-        self.query_one(ResultsView).sort_by_cursor_column()
+    def action_open_file(self) -> None:
+        from rat_tui.screens.export import PathScreen
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            target = self.workspace.root / path if not Path(path).is_absolute() else Path(path)
+            try:
+                text = target.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                self.notify(f"{target}: {exc}", title="cannot open", severity="error", markup=False)
+                return
+            self.action_new_tab()
+            self.call_after_refresh(lambda: setattr(self.editor, "text", text))
+
+        self.push_screen(PathScreen("Open a .sql file into a new tab:", "models/", (".sql",)), chosen)
+
+    def action_save_file(self) -> None:
+        from rat_tui.screens.export import PathScreen
+
+        text = self.editor.text
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            target = self.workspace.root / path if not Path(path).is_absolute() else Path(path)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                self.notify(f"{target}: {exc}", title="cannot save", severity="error", markup=False)
+                return
+            self.notify(f"saved {target}", markup=False)
+
+        self.push_screen(PathScreen("Save this tab's SQL as (.sql):", "queries/query.sql", (".sql",)), chosen)
 
     def action_view_cell(self) -> None:
         from rat_tui.screens.cell import CellScreen

@@ -197,7 +197,7 @@ async def test_export_writes_the_whole_result_past_the_fetch_limit(demo: Path, m
     from textual.widgets import Input
 
     import rat_tui.app as app_module
-    from rat_tui.screens.export import ExportScreen
+    from rat_tui.screens.export import PathScreen
 
     monkeypatch.setattr(app_module, "FETCH_LIMIT", 10)  # the grid holds 10; the export holds all
     app = RatApp(demo, watch=False)
@@ -206,10 +206,10 @@ async def test_export_writes_the_whole_result_past_the_fetch_limit(demo: Path, m
         await pilot.press("ctrl+j")
         await wait_for(pilot, lambda: app.query_one(ResultsView).rows == 10)
         await pilot.press("ctrl+e")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, PathScreen))
         app.screen.query_one(Input).value = "out/orders.txt"
         await pilot.press("enter")
-        assert isinstance(app.screen, ExportScreen)  # refused: not a known format
+        assert isinstance(app.screen, PathScreen)  # refused: not a known format
         app.screen.query_one(Input).value = "out/orders.parquet"
         await pilot.press("enter")
         target = demo / "out" / "orders.parquet"
@@ -366,10 +366,11 @@ async def test_comment_toggle_sort_and_view_cell(demo: Path) -> None:
         await wait_for(pilot, lambda: results.rows == 3)
         await pilot.pause(0.2)
         results.query_one(DataTable).focus()
-        await pilot.press("ctrl+o")
+        await pilot.press("s")
         await pilot.pause(0.2)
         assert results.table.column("n").to_pylist() == [1, 2, 3]
-        await pilot.press("ctrl+o")
+        results.query_one(DataTable).focus()
+        await pilot.press("s")
         await pilot.pause(0.2)
         assert results.table.column("n").to_pylist() == [3, 2, 1]
         assert "sorted by n descending" in str(results.title.render())
@@ -378,3 +379,28 @@ async def test_comment_toggle_sort_and_view_cell(demo: Path) -> None:
         await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: isinstance(app.screen, CellScreen))
         assert app.screen.value == "long " * 50
+
+
+async def test_save_and_open_sql_files(tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    from rat_tui.screens.export import PathScreen
+
+    root = tmp_path / "w"
+    run_rat("init", str(root))
+    app = RatApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.editor.text = "select 'saved' as s"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathScreen))
+        app.screen.query_one(Input).value = "queries/mine.sql"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (root / "queries" / "mine.sql").exists())
+        assert (root / "queries" / "mine.sql").read_text() == "select 'saved' as s"
+        write(root / "models" / "silver" / "x.sql", "select 42 as x")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathScreen))
+        app.screen.query_one(Input).value = "models/silver/x.sql"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.editor.text == "select 42 as x")
+        assert len(list(app.query(SqlEditor))) == 2

@@ -1,4 +1,4 @@
-"""ctrl+e: write the last query's whole result to a file; the extension picks the format."""
+"""A path prompt: where to export a result (ctrl+e), open a .sql file (ctrl+o) or save one (ctrl+s)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from textual.widgets import Input, Label
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json"}
 
 
-class ExportScreen(ModalScreen[str | None]):
-    """Asks for a path (relative to the workspace); .csv, .parquet or .json."""
+class PathScreen(ModalScreen[str | None]):
+    """Asks for a path (relative to the workspace) ending in one of `suffixes`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel")]
     DEFAULT_CSS = """
@@ -24,15 +24,17 @@ class ExportScreen(ModalScreen[str | None]):
     ExportScreen #export-error { color: $error; }
     """
 
-    def __init__(self, default: str) -> None:
+    def __init__(self, prompt: str, default: str, suffixes: tuple[str, ...]) -> None:
         super().__init__()
+        self.prompt = prompt
         self.default = default
+        self.suffixes = suffixes
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Export the whole result of the last query to (.csv, .parquet or .json):")
+            yield Label(self.prompt, markup=False)
             yield Input(self.default, id="export-path")
-            yield Label("", id="export-error")
+            yield Label("", id="export-error", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -41,10 +43,17 @@ class ExportScreen(ModalScreen[str | None]):
     def _submit(self, event: Input.Submitted) -> None:
         path = event.value.strip()
         suffix = path[path.rfind(".") :].lower() if "." in path else ""
-        if suffix not in FORMATS:
-            self.query_one("#export-error", Label).update("the file name must end in .csv, .parquet or .json")
+        if suffix not in self.suffixes:
+            self.query_one("#export-error", Label).update(f"the file name must end in {' or '.join(self.suffixes)}")
             return
         self.dismiss(path)
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+def ExportScreen(default: str) -> PathScreen:
+    """ctrl+e: where to write the last query's whole result; the extension picks the format."""
+    return PathScreen(
+        "Export the whole result of the last query to (.csv, .parquet or .json):", default, tuple(FORMATS)
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Static
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
 
 class ResultsView(Vertical):
     """Shows a query's rows (Arrow, never Python row objects), their count and the time it took."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "sort", "Sort by column")]
 
     DEFAULT_CSS = """
     ResultsView { height: 1fr; }
@@ -56,6 +59,9 @@ class ResultsView(Vertical):
 
     def message(self, text: str) -> None:
         self.title.update(text)
+
+    def action_sort(self) -> None:
+        self.sort_by_cursor_column()
 
     def sort_by_cursor_column(self) -> None:
         """Sort the rows shown by the cursor's column: ascending, then descending on a second press."""
