@@ -278,13 +278,13 @@ class RatApp(App[None]):
             self.post_message(QueryDone(table, seconds))
 
     @work(thread=True, group="requests", exit_on_error=False)
-    def request_run(self, full_refresh: bool = False) -> None:
+    def request_run(self, selectors: list[str] | None = None, full_refresh: bool = False) -> None:
         """Runs go to the writer (this app's watcher, or the process holding the lock)."""
         import os
 
         engine = self._engine()
         try:
-            engine.state.add_request([], full_refresh, os.getpid())
+            engine.state.add_request(list(selectors or []), full_refresh, os.getpid())
         finally:
             engine.close()
         if self._watcher is not None:
@@ -339,6 +339,23 @@ class RatApp(App[None]):
         self.query_one(LakeTree).update_tables(message.tables, message.columns)
         models = {t["name"]: t for t in message.tables if t["layer"] != "bronze"}
         self.query_one(PipelinePanel).set_models(models)
+
+    @on(PipelinePanel.RunModel)
+    def _run_model(self, message: PipelinePanel.RunModel) -> None:
+        how = "full refresh of" if message.full_refresh else "run of"
+        self.notify(f"{how} {message.model} and downstream requested", markup=False)
+        self.request_run([f"{message.model}+"], message.full_refresh)
+
+    @on(PipelinePanel.ShowError)
+    def _show_error(self, message: PipelinePanel.ShowError) -> None:
+        from rat_tui.screens.cell import CellScreen
+
+        table = self.query_one(LakeTree).tables.get(message.model, {})
+        error = table.get("error")
+        if error:
+            self.push_screen(CellScreen(f"{message.model}\n\n{error}"))
+        else:
+            self.notify(f"{message.model} has no error", markup=False)
 
     @on(LakeTree.Open)
     def _open_table(self, message: LakeTree.Open) -> None:

@@ -404,3 +404,33 @@ async def test_save_and_open_sql_files(tmp_path: Path) -> None:
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.editor.text == "select 42 as x")
         assert len(list(app.query(SqlEditor))) == 2
+
+
+async def test_pipeline_panel_runs_a_model_and_shows_its_error(tmp_path: Path) -> None:
+    from rat_tui.screens.cell import CellScreen
+    from rat_tui.widgets.pipeline import PipelinePanel
+
+    root = tmp_path / "w"
+    run_rat("init", str(root))
+    write(root / "landing" / "t.csv", "id\n1\n")
+    write(root / "models" / "silver" / "bad.sql", "select nope from bronze.t")
+    write(root / "models" / "gold" / "after.sql", "select * from silver.bad")
+    assert run_rat("run", "-w", str(root)).returncode == 1
+    app = RatApp(root, watch=True)
+    async with app.run_test(size=(140, 40)) as pilot:
+        panel = app.query_one(PipelinePanel)
+        await wait_for(pilot, lambda: app.mode == "watching" and "silver.bad" in panel.rows)
+        await wait_for(pilot, lambda: "error" in app.query_one(LakeTree).tables.get("silver.bad", {}))
+        panel.focus()
+        panel.move_cursor(row=panel.get_row_index("silver.bad"))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, CellScreen))
+        assert "models/silver/bad.sql" in app.screen.value and "nope" in app.screen.value
+        await pilot.press("escape")
+        write(root / "models" / "silver" / "bad.sql", "select id from bronze.t")
+        await wait_for(pilot, lambda: app.query_one(LakeTree).tables.get("gold.after", {}).get("state") == "ok")
+        before = app.query_one(LakeTree).tables["gold.after"]["version"]
+        panel.focus()
+        panel.move_cursor(row=panel.get_row_index("silver.bad"))
+        await pilot.press("f")  # a full refresh of silver.bad and gold.after, by the watcher
+        await wait_for(pilot, lambda: app.query_one(LakeTree).tables["gold.after"]["version"] == before + 1)

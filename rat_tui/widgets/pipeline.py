@@ -3,13 +3,56 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
+from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable
 
 
 class PipelinePanel(DataTable[str]):
-    """One row per model: idle, running (with elapsed time), ok, failed, check failed, skipped."""
+    """One row per model: idle, running (with elapsed time), ok, failed, check failed, skipped.
+
+    enter runs the selected model with everything downstream of it, f rebuilds it (and downstream)
+    in full, e shows its last error.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "run_selected", "Run model+"),
+        Binding("f", "refresh_selected", "Full refresh"),
+        Binding("e", "show_error", "Error"),
+    ]
+
+    class RunModel(Message):
+        """Run this model and its downstream (a full refresh if asked)."""
+
+        def __init__(self, model: str, full_refresh: bool) -> None:
+            self.model = model
+            self.full_refresh = full_refresh
+            super().__init__()
+
+    class ShowError(Message):
+        def __init__(self, model: str) -> None:
+            self.model = model
+            super().__init__()
+
+    def selected_model(self) -> str | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return str(key) if key else None
+
+    def action_run_selected(self) -> None:
+        if model := self.selected_model():
+            self.post_message(self.RunModel(model, False))
+
+    def action_refresh_selected(self) -> None:
+        if model := self.selected_model():
+            self.post_message(self.RunModel(model, True))
+
+    def action_show_error(self) -> None:
+        if model := self.selected_model():
+            self.post_message(self.ShowError(model))
 
     DEFAULT_CSS = """
     PipelinePanel { width: 30%; max-width: 48; }
