@@ -107,6 +107,7 @@ class RatApp(App[None]):
         self._session: Any = None
         self._watcher: Any = None
         self._buffers_dirty = False
+        self._lake_signature: tuple | None = None
         self._was_wide = True
         self.last_sql: str | None = None
         self.mode = "starting"
@@ -230,18 +231,18 @@ class RatApp(App[None]):
 
     @work(thread=True, exclusive=True, group="lake", exit_on_error=False)
     def load_lake(self) -> None:
-        from rat_tui.engine import lake
-
         engine = self._engine()
         try:
+            # Polled every 2 s: nothing is reloaded (no log replays, no model parsing) until the
+            # lake, the models or the runs have changed.
+            signature = engine.signature()
+            if signature == self._lake_signature:
+                return
             status = engine.status()
         finally:
             engine.close()
-        columns = {}
-        for t in status["tables"]:
-            if t.get("version") is not None:
-                info = lake.table_info(t["name"], self.workspace.table_path(t["name"]))
-                columns[t["name"]] = list(info.columns) if info else []
+        self._lake_signature = signature
+        columns = {t["name"]: [tuple(c) for c in t["columns"]] for t in status["tables"]}
         self.post_message(LakeLoaded(status["tables"], columns))
 
     @work(thread=True, exclusive=True, group="query", exit_on_error=False)

@@ -189,6 +189,7 @@ class Engine:
                 "version": info.version if info else None,
                 "built_at": (model_states.get(name) or {}).get("built_at") or (info.updated_at if info else None),
                 "state": table_state,
+                "columns": [list(c) for c in info.columns] if info else [],
             }
             if model is not None:
                 entry["model"] = model.path.relative_to(self.ws.root).as_posix()
@@ -215,6 +216,17 @@ class Engine:
             "tables": tables,
             "runs": self.state.recent_runs(10),
         }
+
+    def signature(self) -> tuple:
+        """Cheap to compute, and different whenever status() could be: table versions (from the
+        logs' file names), model files, the newest run. For viewers polling for change."""
+        tables = tuple((n, lake.latest_version(self.ws.table_path(n))) for n in lake.list_tables(self.ws))
+        models = tuple(
+            (str(p), p.stat().st_mtime_ns) for p in sorted(self.ws.models.rglob("*")) if p.suffix in (".sql", ".py")
+        )
+        runs = self.state.recent_runs(1)
+        last = (runs[0]["run_id"], runs[0]["status"]) if runs else None
+        return tables, models, last
 
     def query_session(self) -> Session:
         """A DuckDB session over the current version of every table, with the view models defined."""
