@@ -75,6 +75,9 @@ class Watcher:
         self._ready_since: float | None = None
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[int, int]] = {}  # landing path -> (size, mtime_ns) when last looked at
+        # (path, size, mtime_ns) of landing files the ledger already has: the rescan every 2 s
+        # stats them but does not ask the state database about them again.
+        self._done: set[tuple[str, int, int]] = set()
         self.runs = 0
 
     # Called from watchdog's thread.
@@ -237,9 +240,12 @@ class Watcher:
         with self._lock:
             moved_in, self._moved_in = self._moved_in, set()
         for f in scan_landing(self.ws):
+            if (f.rel, f.size, f.mtime_ns) in self._done:
+                continue
             digest = state.known_hash(f.rel, f.size, f.mtime_ns)
             if digest is not None and state.ledger_has(f.table, digest):
-                continue  # already in bronze (or quarantined)
+                self._done.add((f.rel, f.size, f.mtime_ns))  # in bronze or quarantined: never asked again
+                continue
             signature = (f.size, f.mtime_ns)
             seen[f.rel] = signature
             age = now - f.mtime_ns / 1e9
