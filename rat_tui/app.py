@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
+from rat_tui.widgets.completion import Completer, CompletionList
 from rat_tui.widgets.lake_tree import LakeTree
 from rat_tui.widgets.pipeline import PipelinePanel
 from rat_tui.widgets.results import ResultsView
@@ -59,6 +60,13 @@ class Exported(Message):
     def __init__(self, path: str, rows: int) -> None:
         self.path = path
         self.rows = rows
+        super().__init__()
+
+
+class CatalogLoaded(Message):
+    def __init__(self, keywords: list[str], functions: list[str]) -> None:
+        self.keywords = keywords
+        self.functions = functions
         super().__init__()
 
 
@@ -111,6 +119,7 @@ class RatApp(App[None]):
         self._was_wide = True
         self.last_sql: str | None = None
         self.mode = "starting"
+        self.completer = Completer()
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -120,9 +129,10 @@ class RatApp(App[None]):
                 with TabbedContent(id="tabs"):
                     for i, text in enumerate(self._load_buffers(), 1):
                         with TabPane(f"query {i}", id=f"tab-{i}"):
-                            yield SqlEditor(text)
+                            yield SqlEditor(text, completer=self.completer)
             yield PipelinePanel(id="pipeline")
         yield Footer()
+        yield CompletionList()
 
     def on_resize(self) -> None:
         # Under 110 columns (80×24 over SSH) the editor needs the room: the pipeline panel hides
@@ -143,6 +153,7 @@ class RatApp(App[None]):
         if self.watch_engine:
             self.run_engine()
         self.set_interval(2.0, self.load_lake)
+        self.load_catalog()
         self.set_interval(1.0, self._save_if_edited)
 
     # Editor tabs, kept in .rat/buffers.json across restarts.
@@ -192,7 +203,7 @@ class RatApp(App[None]):
     def action_new_tab(self) -> None:
         tabs = self.query_one("#tabs", TabbedContent)
         n = max((int(str(p.id).split("-")[1]) for p in tabs.query(TabPane)), default=0) + 1
-        editor = SqlEditor("")
+        editor = SqlEditor("", completer=self.completer)
         tabs.add_pane(TabPane(f"query {n}", editor, id=f"tab-{n}"))
         tabs.active = f"tab-{n}"
         self._buffers_dirty = True
@@ -244,6 +255,24 @@ class RatApp(App[None]):
         self._lake_signature = signature
         columns = {t["name"]: [tuple(c) for c in t["columns"]] for t in status["tables"]}
         self.post_message(LakeLoaded(status["tables"], columns))
+
+    @work(thread=True, group="catalog", exit_on_error=False)
+    def load_catalog(self) -> None:
+        """DuckDB's keywords and functions, for completion (after start-up: it costs no paint time)."""
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            keywords = [r[0] for r in con.execute("SELECT keyword_name FROM duckdb_keywords()").fetchall()]
+            functions = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type <> 'pragma'"
+                ).fetchall()
+            ]
+        finally:
+            con.close()
+        self.post_message(CatalogLoaded(keywords, functions))
 
     @work(thread=True, exclusive=True, group="query", exit_on_error=False)
     def run_query(self, sql: str) -> None:
@@ -335,8 +364,13 @@ class RatApp(App[None]):
     def _exported(self, message: Exported) -> None:
         self.notify(f"wrote {message.rows:,} rows to {message.path}", title="exported", markup=False)
 
+    @on(CatalogLoaded)
+    def _catalog(self, message: CatalogLoaded) -> None:
+        self.completer.set_catalog(message.keywords, message.functions)
+
     @on(LakeLoaded)
     def _lake(self, message: LakeLoaded) -> None:
+        self.completer.set_tables(message.columns)
         self.query_one(LakeTree).update_tables(message.tables, message.columns)
         models = {t["name"]: t for t in message.tables if t["layer"] != "bronze"}
         self.query_one(PipelinePanel).set_models(models)

@@ -434,3 +434,55 @@ async def test_pipeline_panel_runs_a_model_and_shows_its_error(tmp_path: Path) -
         panel.move_cursor(row=panel.get_row_index("silver.bad"))
         await pilot.press("f")  # a full refresh of silver.bad and gold.after, by the watcher
         await wait_for(pilot, lambda: app.query_one(LakeTree).tables["gold.after"]["version"] == before + 1)
+
+
+async def test_completion_offers_tables_columns_keywords_and_functions(demo: Path) -> None:
+    from rat_tui.widgets.completion import CompletionList
+
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        popup = app.query_one(CompletionList)
+        editor = app.query_one(SqlEditor)
+        await wait_for(pilot, lambda: "gold.daily_revenue" in app.completer.columns and app.completer.functions)
+
+        # Members after `layer.`: the layer's tables; tab takes the highlighted one.
+        editor.text = "select * from gold."
+        editor.cursor_location = (0, len(editor.text))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: popup.display)
+        assert [c.name for c in popup.candidates] == ["daily_revenue"]
+        await pilot.press("tab")
+        assert editor.text == "select * from gold.daily_revenue"
+        assert not popup.display
+
+        # Members after an alias: that table's columns, from a FROM clause after the cursor.
+        editor.text = "select r. from gold.daily_revenue r"
+        editor.cursor_location = (0, len("select r."))
+        await pilot.press("r")
+        await wait_for(pilot, lambda: popup.display)
+        assert popup.candidates and all(c.kind == "column" for c in popup.candidates)
+        assert "revenue" in [c.name for c in popup.candidates]
+        await pilot.press("enter")
+        assert editor.text == "select r.revenue from gold.daily_revenue r"
+
+        # A bare word: columns of the statement's tables first, then keywords and functions.
+        editor.text = " from gold.daily_revenue"
+        editor.cursor_location = (0, 0)
+        await pilot.press("s", "u")
+        await wait_for(pilot, lambda: popup.display)
+        kinds = {c.name: c.kind for c in popup.candidates}
+        assert kinds.get("sum") == "function" and kinds.get("summarize") == "keyword"
+        await pilot.press("escape")
+        assert not popup.display and editor.text == "su from gold.daily_revenue"
+        await pilot.press("down")  # with the list closed, keys move the cursor as usual
+        assert editor.cursor_location == (0, len(editor.text))
+
+        # ctrl+space asks for completion with nothing typed yet: the statement's columns come first.
+        editor.text = "select  from silver.orders"
+        editor.cursor_location = (0, len("select "))
+        await pilot.press("ctrl+space")
+        await wait_for(pilot, lambda: popup.display)
+        assert popup.candidates[0].kind == "column" and popup.candidates[0].detail.endswith("silver.orders")
+        second = popup.candidates[1].name
+        await pilot.press("down", "tab")
+        assert editor.text == f"select {second} from silver.orders"

@@ -5,9 +5,12 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import ClassVar
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import TextArea
+
+from rat_tui.widgets.completion import Completer, CompletionList
 
 
 def statement_at(text: str, offset: int) -> str:
@@ -47,6 +50,7 @@ class SqlEditor(TextArea):
         Binding("ctrl+enter", "run", "Run", show=False, priority=True),
         Binding("ctrl+j", "run", "Run query", priority=True),
         Binding("ctrl+underscore,ctrl+slash", "toggle_comment", "Comment", show=False),
+        Binding("ctrl+space,ctrl+@", "complete", "Complete", show=False),
     ]
 
     class Run(Message):
@@ -56,8 +60,87 @@ class SqlEditor(TextArea):
             self.sql = sql
             super().__init__()
 
-    def __init__(self, text: str = "", **kwargs: object) -> None:
+    def __init__(self, text: str = "", completer: Completer | None = None, **kwargs: object) -> None:
         super().__init__(text, language="sql", soft_wrap=False, show_line_numbers=True, **kwargs)  # type: ignore[arg-type]
+        self.completer = completer
+
+    # Completion: the list opens as a name is typed (after two letters, or right after `x.`);
+    # up/down move in it, tab or enter take the highlighted name, escape or any other key closes it.
+
+    @property
+    def completion_list(self) -> CompletionList | None:
+        try:
+            return self.screen.query_one(CompletionList)
+        except Exception:
+            return None
+
+    async def _on_key(self, event: events.Key) -> None:
+        popup = self.completion_list
+        if popup is not None and popup.display:
+            if event.key in ("up", "down"):
+                event.stop()
+                event.prevent_default()
+                if event.key == "up":
+                    popup.action_cursor_up()
+                else:
+                    popup.action_cursor_down()
+                return
+            if event.key in ("tab", "enter"):
+                chosen = popup.chosen
+                if chosen is not None:
+                    event.stop()
+                    event.prevent_default()
+                    self.accept_completion(chosen.name, popup.prefix)
+                    return
+            if event.key == "escape":
+                event.stop()
+                event.prevent_default()
+                popup.hide()
+                return
+        if event.is_printable or event.key == "backspace":
+            # After TextArea has inserted (or deleted) the character.
+            self.call_later(self.update_completion, event.key == "backspace")
+        elif popup is not None and popup.display:
+            popup.hide()
+
+    def _text_before_cursor(self) -> tuple[str, str]:
+        """The text from the start of the statement to the cursor, and the whole statement."""
+        row, col = self.cursor_location
+        lines = self.text.split("\n")
+        offset = sum(len(line) + 1 for line in lines[:row]) + col
+        text = self.text
+        start = text.rfind(";", 0, offset) + 1
+        end = text.find(";", offset)
+        return text[start:offset], text[start : len(text) if end < 0 else end]
+
+    def update_completion(self, deleting: bool = False, explicit: bool = False) -> None:
+        popup = self.completion_list
+        if popup is None or self.completer is None:
+            return
+        before, statement = self._text_before_cursor()
+        prefix, candidates = self.completer.complete(before, statement, explicit)
+        after_dot = before[: len(before) - len(prefix)].endswith(".")
+        wanted = explicit or after_dot or len(prefix) >= 2 or (deleting and popup.display)
+        if not candidates or not wanted or not self.has_focus:
+            popup.hide()
+            return
+        x, y = self.cursor_screen_offset
+        popup.show(prefix, candidates, x - len(prefix), y + 1)
+
+    def action_complete(self) -> None:
+        self.update_completion(explicit=True)
+
+    def accept_completion(self, name: str, prefix: str) -> None:
+        row, col = self.cursor_location
+        self.replace(name, (row, col - len(prefix)), (row, col))
+        popup = self.completion_list
+        if popup is not None:
+            popup.hide()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        popup = self.completion_list
+        if popup is not None:
+            popup.hide()
 
     def current_sql(self) -> str:
         if self.selected_text.strip():
