@@ -486,3 +486,39 @@ async def test_completion_offers_tables_columns_keywords_and_functions(demo: Pat
         second = popup.candidates[1].name
         await pilot.press("down", "tab")
         assert editor.text == f"select {second} from silver.orders"
+
+
+async def test_the_table_screen_diffs_two_versions(tmp_path: Path) -> None:
+    from textual.widgets import DataTable as Grid
+
+    from rat_tui.screens.table import TableScreen
+
+    root = tmp_path / "w"
+    run_rat("init", str(root))
+    write(root / "landing" / "things" / "a.csv", "id,name\n1,one\n2,two\n")
+    assert run_rat("run", "-w", str(root)).returncode == 0
+    write(root / "landing" / "things" / "b.csv", "id,name\n3,three\n4,four\n5,five\n")
+    assert run_rat("run", "-w", str(root)).returncode == 0
+    app = RatApp(root, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(TableScreen(app.workspace, "bronze.things"))
+        screen = app.screen
+        await wait_for(pilot, lambda: bool(screen.loaded))
+        versions = screen.query_one("#versions-grid", Grid)
+        assert versions.row_count == 2
+        versions.focus()
+        versions.move_cursor(row=0)  # newest first: version 1
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen.diff is not None)
+        assert (screen.diff.from_version, screen.diff.to_version) == (0, 1)
+        assert (screen.diff.added, screen.diff.removed) == (3, 0)
+        assert {r["name"] for r in screen.diff.rows} == {"three", "four", "five"}
+        assert "3 added, 0 removed" in str(screen.query_one("#diff-title").render())
+        await wait_for(pilot, lambda: bool(screen.query("#diff-grid")))
+        # Mark version 1, select version 0: the same pair, the other way round is put in order.
+        await pilot.press("m")
+        versions.move_cursor(row=1)
+        screen.diff = None
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen.diff is not None)
+        assert (screen.diff.from_version, screen.diff.to_version, screen.diff.added) == (0, 1, 3)

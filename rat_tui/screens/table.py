@@ -46,16 +46,33 @@ class TableLoaded(Message):
         super().__init__()
 
 
-class TableScreen(Screen[None]):
-    """Everything about one table; escape goes back to the workbench."""
+class DiffLoaded(Message):
+    def __init__(self, diff: Any, error: str | None = None) -> None:
+        self.diff = diff
+        self.error = error
+        super().__init__()
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back")]
+
+class TableScreen(Screen[None]):
+    """Everything about one table; escape goes back to the workbench.
+
+    In Versions, `d` compares the selected version with the one before it (or with the version
+    marked by `m`): rows added, removed and changed, matched by the model's unique_key if it has one.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("d", "diff", "Diff versions"),
+        Binding("m", "mark", "Mark version"),
+    ]
 
     def __init__(self, workspace: Workspace, table: str) -> None:
         super().__init__()
         self.workspace = workspace
         self.table = table
         self.loaded: dict[str, Any] = {}
+        self.marked: int | None = None
+        self.diff: Any = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -68,6 +85,11 @@ class TableScreen(Screen[None]):
                 yield Static("profiling…", id="profile-text", markup=False)
             with TabPane("Versions", id="versions"):
                 yield DataTable(id="versions-grid", cursor_type="row")
+                yield Static(
+                    "d: diff the selected version with the one before it · m: mark a version to diff against",
+                    id="diff-title",
+                    markup=False,
+                )
             with TabPane("Lineage", id="lineage"):
                 yield Static("", id="lineage-text", markup=False)
         yield Footer()
@@ -157,3 +179,72 @@ class TableScreen(Screen[None]):
         lineage.append("upstream:   " + (", ".join(data["upstream"]) or "-"))
         lineage.append("downstream: " + (", ".join(data["downstream"]) or "-"))
         self.query_one("#lineage-text", Static).update("\n".join(lineage))
+
+    def _selected_version(self) -> int | None:
+        grid = self.query_one("#versions-grid", DataTable)
+        if not grid.row_count:
+            return None
+        return int(grid.get_row_at(grid.cursor_row)[0])
+
+    def action_mark(self) -> None:
+        self.query_one(TabbedContent).active = "versions"
+        version = self._selected_version()
+        if version is not None:
+            self.marked = version
+            self.query_one("#diff-title", Static).update(f"version {version} marked: select another and press d")
+
+    def action_diff(self) -> None:
+        self.query_one(TabbedContent).active = "versions"
+        version = self._selected_version()
+        if version is None:
+            return
+        if self.marked is not None and self.marked != version:
+            v1, v2 = sorted((self.marked, version))
+        else:
+            v1, v2 = max(version - 1, 0), version
+        self.query_one("#diff-title", Static).update(f"comparing version {v1} with {v2}…")
+        self.load_diff(v1, v2)
+
+    @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
+    def load_diff(self, v1: int, v2: int) -> None:
+        from rat_tui.engine import Engine
+
+        engine = Engine(self.workspace)
+        try:
+            result = engine.diff(self.table, v1, v2, rows=True)
+        except Exception as exc:
+            self.post_message(DiffLoaded(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            return
+        finally:
+            engine.close()
+        self.post_message(DiffLoaded(result))
+
+    @on(DiffLoaded)
+    async def _diff_loaded(self, message: DiffLoaded) -> None:
+        import pyarrow as pa
+        from textual_fastdatatable import ArrowBackend
+        from textual_fastdatatable import DataTable as Grid
+
+        await self.query("#diff-grid").remove()  # awaited: the new grid reuses its id
+        title = self.query_one("#diff-title", Static)
+        if message.error:
+            title.update(f"cannot diff: {message.error}")
+            return
+        d = self.diff = message.diff
+        by = f" (rows matched by {', '.join(d.key)})" if d.key else ""
+        text = (
+            f"version {d.from_version} → {d.to_version}{by}: "
+            f"{d.added:,} added, {d.removed:,} removed, {d.changed:,} changed"
+        )
+        if d.columns_added or d.columns_removed:
+            text += f" · columns added: {', '.join(d.columns_added) or '-'}, removed: {', '.join(d.columns_removed) or '-'}"
+        title.update(text)
+        if d.rows:
+            # Values as text: the two versions may disagree on a column's type.
+            columns = list(d.rows[0])
+            for row in d.rows[1:]:
+                columns += [c for c in row if c not in columns]
+            table = pa.table({c: [None if r.get(c) is None else str(r.get(c)) for r in d.rows] for c in columns})
+            self.query_one("#versions", TabPane).mount(
+                Grid(backend=ArrowBackend(table), null_rep="NULL", render_markup=False, id="diff-grid")
+            )
