@@ -20,7 +20,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from rat_tui.widgets.completion import Completer, CompletionList
 from rat_tui.widgets.lake_tree import LakeTree
-from rat_tui.widgets.pipeline import PipelinePanel
+from rat_tui.widgets.pipeline import PipelinePanel, RunProgress
 from rat_tui.widgets.results import ResultsView
 from rat_tui.widgets.sql_editor import SqlEditor
 
@@ -121,6 +121,84 @@ class RatApp(App[None]):
         self.mode = "starting"
         self.completer = Completer()
 
+    # ctrl+p: every workbench action by name, next to Textual's own (themes, keys, quit).
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = [
+        ("Run query", "run_query_key", "Run the selection, or the statement under the cursor (ctrl+j)"),
+        ("Cancel query", "cancel", "Interrupt the running query (escape)"),
+        ("Run pipeline", "run_pipeline", "Ingest what waits in landing/, build what is stale (ctrl+r)"),
+        ("Ingest now", "ingest_now", "Take every file in landing/ now, without waiting for it to settle"),
+        ("Export result", "export", "Write the last query's whole result to CSV, Parquet or JSON (ctrl+e)"),
+        ("Query history", "history", "Search past queries and reuse one (f8)"),
+        ("Runs", "runs", "Run history, model builds, errors and failed checks (f5)"),
+        ("Lineage", "lineage", "The model graph; the selected table's upstream and downstream (f4)"),
+        ("Open table", "open_table", "Preview, schema, profile, versions and lineage of the tree's table"),
+        ("New tab", "new_tab", "A new editor tab (ctrl+n)"),
+        ("Close tab", "close_tab", "Close this editor tab (ctrl+w)"),
+        ("Open .sql file", "open_file", "Open a .sql file into a new tab (ctrl+o)"),
+        ("Save .sql file", "save_file", "Save this tab as a .sql file (ctrl+s)"),
+        ("Copy cell", "copy_cell", "Copy the grid's cell to the clipboard (ctrl+y)"),
+        ("View cell", "view_cell", "Show the grid's cell whole (ctrl+l)"),
+        ("Sort results", "sort_results", "Sort the results by the grid's column (s)"),
+        ("Toggle comment", "toggle_comment", "Comment or uncomment the editor's lines (ctrl+/)"),
+        ("Complete", "complete", "Complete the name at the editor's cursor (ctrl+space)"),
+        ("Toggle panels", "toggle_panels", "Hide or show the lake tree and the pipeline panel (f2)"),
+        ("Focus editor", "focus_editor", "Move the focus to the SQL editor"),
+        ("Focus lake tree", "focus_tree", "Move the focus to the lake tree"),
+        ("Focus pipeline", "focus_pipeline", "Move the focus to the pipeline panel"),
+        ("Focus results", "focus_results", "Move the focus to the results grid"),
+        ("Help", "help", "The keys of the workbench (f1)"),
+    ]
+
+    def get_system_commands(self, screen: Any) -> Any:
+        from textual.app import SystemCommand
+
+        yield from super().get_system_commands(screen)
+        if screen is not self.screen_stack[0]:
+            return  # on other screens only Textual's own commands apply
+        for title, action, help_text in self.PALETTE:
+            yield SystemCommand(title, help_text, lambda action=action: self.run_action(action))
+
+    def action_run_query_key(self) -> None:
+        self.editor.action_run()
+
+    def action_toggle_comment(self) -> None:
+        self.editor.action_toggle_comment()
+
+    def action_complete(self) -> None:
+        self.editor.focus()
+        self.editor.action_complete()
+
+    def action_sort_results(self) -> None:
+        self.query_one(ResultsView).sort_by_cursor_column()
+
+    def action_open_table(self) -> None:
+        from rat_tui.screens.table import TableScreen
+
+        node = self.query_one(LakeTree).cursor_node
+        table = str(node.data) if node is not None and node.data and str(node.data).count(".") >= 1 else None
+        if table is None:
+            self.notify("select a table in the lake tree first", severity="warning")
+            return
+        self.push_screen(TableScreen(self.workspace, ".".join(table.split(".")[:2])))
+
+    def action_focus_editor(self) -> None:
+        self.editor.focus()
+
+    def action_focus_tree(self) -> None:
+        self.query_one(LakeTree).focus()
+
+    def action_focus_pipeline(self) -> None:
+        panel = self.query_one(PipelinePanel)
+        panel.display = True
+        panel.focus()
+
+    def action_focus_results(self) -> None:
+        from textual_fastdatatable import DataTable
+
+        grids = list(self.query_one(ResultsView).query(DataTable))
+        if grids:
+            grids[0].focus()
+
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         with Horizontal(id="main"):
@@ -131,6 +209,7 @@ class RatApp(App[None]):
                         with TabPane(f"query {i}", id=f"tab-{i}"):
                             yield SqlEditor(text, completer=self.completer)
             yield PipelinePanel(id="pipeline")
+        yield RunProgress()
         yield Footer()
         yield CompletionList()
 
@@ -153,6 +232,7 @@ class RatApp(App[None]):
         if self.watch_engine:
             self.run_engine()
         self.set_interval(2.0, self.load_lake)
+        self.set_interval(0.5, self._tick)
         self.load_catalog()
         self.set_interval(1.0, self._save_if_edited)
 
@@ -195,6 +275,10 @@ class RatApp(App[None]):
     @on(SqlEditor.Changed)
     def _edited(self) -> None:
         self._buffers_dirty = True
+
+    def _tick(self) -> None:
+        self.query_one(PipelinePanel).tick()
+        self.query_one(RunProgress).tick()
 
     def _save_if_edited(self) -> None:
         if self._buffers_dirty:
@@ -381,16 +465,28 @@ class RatApp(App[None]):
         self.notify(f"{how} {message.model} and downstream requested", markup=False)
         self.request_run([f"{message.model}+"], message.full_refresh)
 
+    @on(PipelinePanel.RunAll)
+    def _run_all(self, message: PipelinePanel.RunAll) -> None:
+        if message.ingest_now:
+            self.action_ingest_now()
+        else:
+            self.action_run_pipeline()
+
     @on(PipelinePanel.ShowError)
     def _show_error(self, message: PipelinePanel.ShowError) -> None:
-        from rat_tui.screens.cell import CellScreen
+        from rat_tui.screens.error import ErrorScreen
 
         table = self.query_one(LakeTree).tables.get(message.model, {})
         error = table.get("error")
-        if error:
-            self.push_screen(CellScreen(f"{message.model}\n\n{error}"))
-        else:
+        if not error:
             self.notify(f"{message.model} has no error", markup=False)
+            return
+
+        def chosen(where: tuple[str, int] | None) -> None:
+            if where:
+                self.open_in_tab(self.workspace.root / where[0], where[1])
+
+        self.push_screen(ErrorScreen(self.workspace.root, message.model, error), chosen)
 
     @on(LakeTree.Open)
     def _open_table(self, message: LakeTree.Open) -> None:
@@ -417,6 +513,11 @@ class RatApp(App[None]):
         panel = self.query_one(PipelinePanel)
         if isinstance(event, ev.RunStarted):
             self.sub_title = "building"
+            self.query_one(RunProgress).run_started()
+        elif isinstance(event, ev.Progress):
+            self.query_one(RunProgress).progress(event.step, event.done, event.total, event.current)
+        elif isinstance(event, ev.BuildPlanned):
+            panel.model_queued(list(event.models))
         elif isinstance(event, ev.ModelStarted):
             panel.model_started(event.model)
         elif isinstance(event, ev.ModelFinished):
@@ -429,6 +530,7 @@ class RatApp(App[None]):
             )
         elif isinstance(event, ev.RunFinished):
             self.sub_title = self.mode
+            self.query_one(RunProgress).run_finished()
             self.load_lake()
 
     # Actions.
@@ -456,15 +558,27 @@ class RatApp(App[None]):
             if not path:
                 return
             target = self.workspace.root / path if not Path(path).is_absolute() else Path(path)
-            try:
-                text = target.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                self.notify(f"{target}: {exc}", title="cannot open", severity="error", markup=False)
-                return
-            self.action_new_tab()
-            self.call_after_refresh(lambda: setattr(self.editor, "text", text))
+            self.open_in_tab(target)
 
         self.push_screen(PathScreen("Open a .sql file into a new tab:", "models/", (".sql",)), chosen)
+
+    def open_in_tab(self, target: Path, line: int = 1) -> None:
+        """A file's text in a new editor tab, the cursor on `line`."""
+        try:
+            text = target.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.notify(f"{target}: {exc}", title="cannot open", severity="error", markup=False)
+            return
+        self.action_new_tab()
+
+        def fill() -> None:
+            editor = self.editor
+            editor.text = text
+            row = max(0, min(line - 1, editor.document.line_count - 1))
+            editor.cursor_location = (row, 0)
+            editor.scroll_cursor_visible(center=True)
+
+        self.call_after_refresh(fill)
 
     def action_save_file(self) -> None:
         from rat_tui.screens.export import PathScreen
@@ -554,7 +668,13 @@ class RatApp(App[None]):
             tree.display = panel.display = True
 
     def action_run_pipeline(self) -> None:
+        """Run the pipeline: ingest what waits in landing/, build what is stale."""
         self.notify("run requested")
+        self.request_run()
+
+    def action_ingest_now(self) -> None:
+        """Ingest what is in landing/ now, without waiting for files to settle; then build what it changes."""
+        self.notify("ingest requested: every file in landing/ is taken now")
         self.request_run()
 
     def on_unmount(self) -> None:

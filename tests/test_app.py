@@ -407,13 +407,13 @@ async def test_save_and_open_sql_files(tmp_path: Path) -> None:
 
 
 async def test_pipeline_panel_runs_a_model_and_shows_its_error(tmp_path: Path) -> None:
-    from rat_tui.screens.cell import CellScreen
+    from rat_tui.screens.error import ErrorScreen
     from rat_tui.widgets.pipeline import PipelinePanel
 
     root = tmp_path / "w"
     run_rat("init", str(root))
     write(root / "landing" / "t.csv", "id\n1\n")
-    write(root / "models" / "silver" / "bad.sql", "select nope from bronze.t")
+    write(root / "models" / "silver" / "bad.sql", "select id,\n  nope + 1 as n\nfrom bronze.t\n")
     write(root / "models" / "gold" / "after.sql", "select * from silver.bad")
     assert run_rat("run", "-w", str(root)).returncode == 1
     app = RatApp(root, watch=True)
@@ -424,9 +424,14 @@ async def test_pipeline_panel_runs_a_model_and_shows_its_error(tmp_path: Path) -
         panel.focus()
         panel.move_cursor(row=panel.get_row_index("silver.bad"))
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, CellScreen))
-        assert "models/silver/bad.sql" in app.screen.value and "nope" in app.screen.value
-        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        screen = app.screen
+        assert (screen.file, screen.line) == ("models/silver/bad.sql", 2)
+        assert "nope" in screen.error
+        assert screen.query_one("#source").selected_text == "  nope + 1 as n"  # the error's line, marked
+        await pilot.press("o")  # the file opens in a new tab, the cursor on the error's line
+        await wait_for(pilot, lambda: len(list(app.query(SqlEditor))) == 2 and "nope" in app.editor.text)
+        await wait_for(pilot, lambda: app.editor.cursor_location == (1, 0))
         write(root / "models" / "silver" / "bad.sql", "select id from bronze.t")
         await wait_for(pilot, lambda: app.query_one(LakeTree).tables.get("gold.after", {}).get("state") == "ok")
         before = app.query_one(LakeTree).tables["gold.after"]["version"]
@@ -434,6 +439,26 @@ async def test_pipeline_panel_runs_a_model_and_shows_its_error(tmp_path: Path) -
         panel.move_cursor(row=panel.get_row_index("silver.bad"))
         await pilot.press("f")  # a full refresh of silver.bad and gold.after, by the watcher
         await wait_for(pilot, lambda: app.query_one(LakeTree).tables["gold.after"]["version"] == before + 1)
+
+
+async def test_ingest_now_takes_files_still_settling(tmp_path: Path) -> None:
+    from rat_tui.widgets.pipeline import PipelinePanel
+
+    root = tmp_path / "w"
+    run_rat("init", str(root))
+    toml = root / "rat.toml"
+    # The watcher alone would wait two minutes for a dropped file to settle.
+    toml.write_text(toml.read_text(encoding="utf-8").replace("# settle_seconds = 0.3", "settle_seconds = 120"))
+    app = RatApp(root, watch=True)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.mode == "watching")
+        write(root / "landing" / "more.csv", "id\n7\n")
+        await pilot.pause(2.5)
+        assert "bronze.more" not in app.query_one(LakeTree).tables  # still settling
+        app.query_one(PipelinePanel).focus()
+        await pilot.press("i")
+        await wait_for(pilot, lambda: "bronze.more" in app.query_one(LakeTree).tables, timeout=20)
+        assert app.query_one(LakeTree).tables["bronze.more"]["rows"] == 1
 
 
 async def test_completion_offers_tables_columns_keywords_and_functions(demo: Path) -> None:
@@ -522,3 +547,55 @@ async def test_the_table_screen_diffs_two_versions(tmp_path: Path) -> None:
         await pilot.press("d")
         await wait_for(pilot, lambda: screen.diff is not None)
         assert (screen.diff.from_version, screen.diff.to_version, screen.diff.added) == (0, 1, 3)
+
+
+async def test_a_long_build_shows_progress_and_elapsed_time(tmp_path: Path) -> None:
+    from rat_tui.widgets.pipeline import PipelinePanel, RunProgress
+
+    root = tmp_path / "w"
+    run_rat("init", str(root))
+    write(root / "landing" / "t.csv", "id\n1\n2\n")
+    assert run_rat("run", "-w", str(root)).returncode == 0
+    app = RatApp(root, watch=True)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.mode == "watching")
+        bar, panel = app.query_one(RunProgress), app.query_one(PipelinePanel)
+        seen: dict[str, str] = {}
+
+        def running() -> bool:
+            if "silver.slow" in panel.rows:
+                seen["time"] = str(panel.get_cell("silver.slow", list(panel.columns)[2]))
+            if bar.display:
+                seen["label"] = str(bar.query_one("Label").render())
+            return seen.get("time", "").startswith("1.") and "label" in seen
+
+        # A model that takes about 2.5 s (a real build; it sleeps inside the model).
+        write(
+            root / "models" / "silver" / "slow.py",
+            'import time\n\ndef model(ctx):\n    time.sleep(2.5)\n    return ctx.table("bronze.t").collect()\n',
+        )
+        await wait_for(pilot, running, timeout=30)
+        assert "building silver.slow" in seen["label"] and "of 1 models" in seen["label"]
+        await wait_for(pilot, lambda: app.query_one(LakeTree).tables.get("silver.slow", {}).get("state") == "ok")
+        await wait_for(pilot, lambda: not bar.display)
+        assert panel.get_cell("silver.slow", list(panel.columns)[1]) == "ok"
+
+
+async def test_the_command_palette_reaches_every_action(demo: Path) -> None:
+    from textual.command import CommandPalette
+
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {t for t, _, _ in RatApp.PALETTE} <= titles
+        for _, action, _ in RatApp.PALETTE:
+            assert callable(getattr(app, f"action_{action}", None)), action
+        # Through the palette itself: type a command's name, enter runs it.
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"query history")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        from rat_tui.screens.history import HistoryScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
 from rat_tui.engine.checks import CheckResult, run_checks
-from rat_tui.engine.events import EventBus, ModelFinished, ModelStarted
+from rat_tui.engine.events import BuildPlanned, EventBus, ModelFinished, ModelStarted, Progress
 from rat_tui.engine.models import Graph, Model
 from rat_tui.engine.query import KeyFilter, Session, first_line, first_row, qualified, quote_ident, quote_str, strip_sql
 from rat_tui.engine.state import State, now_iso
@@ -153,6 +153,22 @@ class ModelContext:
         return frame
 
 
+def error_line(message: str, source: str) -> int | None:
+    """The model file's line a DuckDB error points at ("LINE 3: <the line's text>").
+
+    DuckDB numbers the lines of the statement it ran, which wraps the model's SQL; the line's text
+    is matched back to the file instead.
+    """
+    m = re.search(r"^LINE \d+: ?(.*)$", message, re.MULTILINE)
+    if not m or not m.group(1).strip():
+        return None
+    snippet = m.group(1).strip().removeprefix("...").removesuffix("...").strip()
+    for number, text in enumerate(source.splitlines(), 1):
+        if snippet and snippet in text:
+            return number
+    return None
+
+
 class Builder:
     """Builds the selected models of a graph in order, through one query session."""
 
@@ -241,11 +257,16 @@ class Builder:
         fingerprints: dict[str, str] = {}
         states = self.state.all_model_states()
         blocked: dict[str, str] = {}  # model -> the upstream failure that blocks it
+        queue = tuple(n for n in graph.order if n in selected)
+        total, done = len(queue), 0
+        if queue:
+            self.bus.emit(BuildPlanned(queue))
         for name in graph.order:
             model = graph.models[name]
             fingerprints[name] = model.fingerprint(fingerprints)
             if name not in selected:
                 continue
+            done += 1
             started = now_iso()
             bad_up = next((d for d in model.depends_on if d in result.failed or d in blocked), None)
             if name in graph.errors:
@@ -269,6 +290,7 @@ class Builder:
                 result.up_to_date.append(name)
                 self.bus.emit(ModelFinished(name, "up_to_date"))
                 continue
+            self.bus.emit(Progress("build", done - 1, total, name))
             self.bus.emit(ModelStarted(name))
             t0 = time.perf_counter()
             try:
@@ -281,7 +303,8 @@ class Builder:
             except Exception as exc:  # any failure is this model's, reported with its file
                 rel = model.path.relative_to(self.ws.root).as_posix()
                 msg = first_line(exc)
-                error = msg if msg.startswith(rel) else f"{rel}: {msg}"
+                line = error_line(str(exc), model.sql)
+                error = msg if msg.startswith(rel) else f"{rel}{f':{line}' if line else ''}: {msg}"
                 self._fail(result, run_id, name, started, error, time.perf_counter() - t0)
                 continue
             if checks:

@@ -59,6 +59,23 @@ class ModelFinished(Event):
 
 
 @dataclass(frozen=True)
+class BuildPlanned(Event):
+    """The models a run will consider, in build order (each is queued until built or found fresh)."""
+
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """How far a run's step has come: ingest in bytes of landing files, build in models."""
+
+    step: str  # ingest | build
+    done: int
+    total: int
+    current: str = ""  # the table being ingested or the model being built
+
+
+@dataclass(frozen=True)
 class RunFinished(Event):
     run_id: str
     status: str  # ok | failed | noop

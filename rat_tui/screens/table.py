@@ -237,7 +237,9 @@ class TableScreen(Screen[None]):
             f"{d.added:,} added, {d.removed:,} removed, {d.changed:,} changed"
         )
         if d.columns_added or d.columns_removed:
-            text += f" · columns added: {', '.join(d.columns_added) or '-'}, removed: {', '.join(d.columns_removed) or '-'}"
+            text += (
+                f" · columns added: {', '.join(d.columns_added) or '-'}, removed: {', '.join(d.columns_removed) or '-'}"
+            )
         title.update(text)
         if d.rows:
             # Values as text: the two versions may disagree on a column's type.
