@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -213,11 +213,12 @@ class RatApp(App[None]):
         yield Footer()
         yield CompletionList()
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         # Under 110 columns (80×24 over SSH) the editor needs the room: the pipeline panel hides
-        # until f2 or a wider terminal brings it back.
+        # until f2 or a wider terminal brings it back. (event.size: the app's own size is not
+        # updated yet when this runs.)
         panel = self.query_one(PipelinePanel)
-        wide = self.size.width >= 110
+        wide = event.size.width >= 110
         if wide != self._was_wide:
             panel.display = wide
             self._was_wide = wide

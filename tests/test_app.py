@@ -342,6 +342,11 @@ async def test_usable_at_80_by_24(demo: Path) -> None:
         assert not app.query_one(LakeTree).display
         await pilot.press("f2")
         assert app.query_one(LakeTree).display and app.query_one(PipelinePanel).display
+        await pilot.resize_terminal(140, 40)  # a wider terminal brings the pipeline panel back ...
+        await wait_for(pilot, lambda: app.size.width == 140)
+        assert app.query_one(PipelinePanel).display
+        await pilot.resize_terminal(80, 24)  # ... and a narrower one hides it again
+        await wait_for(pilot, lambda: not app.query_one(PipelinePanel).display)
 
 
 async def test_comment_toggle_sort_and_view_cell(demo: Path) -> None:
@@ -564,7 +569,7 @@ async def test_a_long_build_shows_progress_and_elapsed_time(tmp_path: Path) -> N
 
         def running() -> bool:
             if "silver.slow" in panel.rows:
-                seen["time"] = str(panel.get_cell("silver.slow", list(panel.columns)[2]))
+                seen["time"] = str(panel.get_cell("silver.slow", "time"))
             if bar.display:
                 seen["label"] = str(bar.query_one("Label").render())
             return seen.get("time", "").startswith("1.") and "label" in seen
@@ -578,7 +583,7 @@ async def test_a_long_build_shows_progress_and_elapsed_time(tmp_path: Path) -> N
         assert "building silver.slow" in seen["label"] and "of 1 models" in seen["label"]
         await wait_for(pilot, lambda: app.query_one(LakeTree).tables.get("silver.slow", {}).get("state") == "ok")
         await wait_for(pilot, lambda: not bar.display)
-        assert panel.get_cell("silver.slow", list(panel.columns)[1]) == "ok"
+        assert panel.state_of("silver.slow") == "ok" and panel.get_cell("silver.slow", "state") == "✓ ok"
 
 
 async def test_the_command_palette_reaches_every_action(demo: Path) -> None:

@@ -98,12 +98,6 @@ class PipelinePanel(DataTable[str]):
             self.model = model
             super().__init__()
 
-    def selected_model(self) -> str | None:
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return str(key) if key else None
-
     def action_run_selected(self) -> None:
         if model := self.selected_model():
             self.post_message(self.RunModel(model, False))
@@ -123,60 +117,140 @@ class PipelinePanel(DataTable[str]):
             self.post_message(self.ShowError(model))
 
     DEFAULT_CSS = """
-    PipelinePanel { width: 30%; max-width: 48; }
+    PipelinePanel { width: 30%; min-width: 44; max-width: 60; }
     """
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        self.add_columns("model", "state", "time", "rows")
+        self.add_column("model", width=15, key="model")
+        self.add_column("state", width=9, key="state")
+        self.add_column("time", width=5, key="time")
+        self.add_column("rows", width=6, key="rows")
         self._started: dict[str, float] = {}
+        self._models: dict[str, tuple[str, str, str]] = {}  # model -> (state, time, rows) shown
+
+    def selected_model(self) -> str | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return str(key) if key and not str(key).startswith(LAYER_ROW) else None
+
+    def state_of(self, model: str) -> str:
+        """The state shown for a model, as a word: ok, failed, check failed, running, queued ..."""
+        return self._models.get(model, ("",))[0]
 
     def set_models(self, models: dict[str, dict[str, Any]]) -> None:
-        """Rows from `rat status` entries of silver and gold tables."""
+        """Rows from `rat status` entries of silver and gold tables, grouped under their layer."""
         for name, t in models.items():
             run = t.get("last_run") or {}
-            values = (
-                name,
-                t.get("state", "idle"),
-                f"{run['seconds']:.2f}s" if run.get("seconds") is not None else "",
-                f"{t['rows']:,}" if t.get("rows") is not None else "",
-            )
-            if name in self.rows:
-                for column, value in zip(self.columns, values, strict=True):
-                    self.update_cell(name, column, value)
-            else:
-                self.add_row(*values, key=name)
+            state = str(t.get("state") or "idle").replace("_", " ")
+            if name in self._started:
+                state = "running"
+            took = _seconds(run["seconds"]) if run.get("seconds") is not None else ""
+            self._models[name] = (state, took, _rows(t.get("rows")))
+        if set(self._models) - {str(k.value) for k in self.rows}:
+            self._rebuild()
+        else:
+            for name in models:
+                self._show(name)
+
+    def _rebuild(self) -> None:
+        """All rows again, by layer then name (a new model takes its place in its group)."""
+        selected = self.selected_model()
+        self.clear()
+        for layer in ("silver", "gold"):
+            names = sorted(n for n in self._models if n.startswith(layer + "."))
+            if not names:
+                continue
+            self.add_row(f"[b]{layer}[/b]", "", "", "", key=LAYER_ROW + layer)
+            for name in names:
+                state, took, rows = self._models[name]
+                self.add_row(_short(name), _label(state), took, rows, key=name)
+        if selected in self._models:
+            self.move_cursor(row=self.get_row_index(selected))
+
+    def _show(self, model: str) -> None:
+        state, took, rows = self._models[model]
+        if model not in self.rows:
+            self._rebuild()
+            return
+        self.update_cell(model, "state", _label(state))
+        self.update_cell(model, "time", took)
+        self.update_cell(model, "rows", rows)
+
+    def _set(self, model: str, state: str | None = None, took: str | None = None, rows: str | None = None) -> None:
+        old = self._models.get(model, ("idle", "", ""))
+        self._models[model] = (state or old[0], old[1] if took is None else took, old[2] if rows is None else rows)
+        self._show(model)
 
     def model_started(self, model: str) -> None:
         self._started[model] = time.monotonic()
-        self._set(model, "running", "0.0s", None)
+        self._set(model, "running", "0.0s")
 
     def model_finished(self, model: str, status: str, seconds: float, rows: int | None) -> None:
         self._started.pop(model, None)
         if status == "up_to_date":
-            if model in self.rows and self.get_cell(model, list(self.columns)[1]) == "queued":
-                self.update_cell(model, list(self.columns)[1], "ok")
+            if self.state_of(model) == "queued":
+                self._set(model, "ok")
             return
-        self._set(model, status.replace("_", " "), f"{seconds:.2f}s" if seconds else "", rows)
+        self._set(
+            model,
+            status.replace("_", " "),
+            _seconds(seconds) if seconds else "",
+            _rows(rows) if rows is not None else None,
+        )
 
     def model_queued(self, models: list[str]) -> None:
         for model in models:
-            if model in self.rows and model not in self._started:
-                self.update_cell(model, list(self.columns)[1], "queued")
+            if model not in self._started:
+                self._set(model, "queued")
 
     def tick(self) -> None:
         """Running models show how long they have run."""
         now = time.monotonic()
         for model, since in self._started.items():
-            if model in self.rows:
-                self.update_cell(model, list(self.columns)[2], f"{now - since:.1f}s")
+            if model in self._models:
+                self._set(model, took=_seconds(now - since))
 
-    def _set(self, model: str, state: str, took: str, rows: int | None) -> None:
-        if model not in self.rows:
-            self.add_row(model, state, took, "", key=model)
-            return
-        keys = list(self.columns)
-        self.update_cell(model, keys[1], state)
-        self.update_cell(model, keys[2], took)
-        if rows is not None:
-            self.update_cell(model, keys[3], f"{rows:,}")
+
+LAYER_ROW = "layer:"
+STATE_ICONS = {
+    "ok": "✓",
+    "failed": "✗",
+    "check failed": "✗",
+    "skipped": "…",
+    "running": "▶",
+    "queued": "◦",
+    "idle": "·",
+    "never built": "·",
+}
+
+
+def _label(state: str) -> str:
+    short = {"check failed": "checks", "never built": "idle"}.get(state, state)
+    return f"{STATE_ICONS.get(state, '·')} {short}"
+
+
+def _short(model: str) -> str:
+    name = model.split(".", 1)[1]
+    return name if len(name) <= 15 else name[:14] + "…"
+
+
+def _seconds(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 100:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def _rows(rows: int | None) -> str:
+    if rows is None:
+        return ""
+    if rows < 100_000:
+        return f"{rows:,}"
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if rows >= size:
+            return f"{rows / size:.1f}{unit}" if rows < size * 100 else f"{rows / size:.0f}{unit}"
+    return str(rows)

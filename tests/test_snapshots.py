@@ -1,0 +1,118 @@
+"""Snapshots of the workbench's main screens at 120×40 and 80×24 (pytest-textual-snapshot).
+
+The demo's data are fixed, so the screens are too, except for timings: build durations in the
+pipeline panel and a query's elapsed milliseconds are masked before the picture is taken. After
+an intended change of the UI, look at the new pictures and accept them with
+`pytest tests/test_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import run_rat
+
+from rat_tui.app import RatApp
+from rat_tui.widgets.lake_tree import LakeTree
+from rat_tui.widgets.pipeline import PipelinePanel
+from rat_tui.widgets.results import ResultsView
+from rat_tui.widgets.sql_editor import SqlEditor
+
+SIZES = {"wide": (120, 40), "small": (80, 24)}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("snap") / "demo"
+    assert run_rat("init", str(root), "--demo").returncode == 0
+    assert run_rat("run", "-w", str(root)).returncode == 0
+    return root
+
+
+async def settle(pilot) -> None:
+    """Wait for the lake to load, then mask what changes from run to run."""
+    app = pilot.app
+    for _ in range(400):
+        if "gold.daily_revenue" in app.query_one(LakeTree).tables and app.query_one(PipelinePanel).row_count:
+            break
+        await pilot.pause(0.05)
+    for editor in app.query(SqlEditor):
+        editor.cursor_blink = False  # a blinking cursor would make two pictures differ
+    panel = app.query_one(PipelinePanel)
+    for row in panel.rows:
+        if not str(row.value).startswith("layer:"):
+            panel.update_cell(row, "time", "#.##s")
+    await pilot.pause(0.1)
+
+
+async def mask_results(pilot) -> None:
+    results = pilot.app.query_one(ResultsView)
+    for _ in range(400):
+        if results.rows:
+            break
+        await pilot.pause(0.05)
+    results.message(re.sub(r"[\d,]+ ms", "# ms", str(results.title.render())))
+    await pilot.pause(0.1)
+
+
+def fresh_app(demo: Path) -> RatApp:
+    (demo / ".rat" / "buffers.json").unlink(missing_ok=True)  # the welcome buffer, not an earlier test's
+    return RatApp(demo, watch=False)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_workbench(snap_compare, demo: Path, size: str) -> None:
+    assert snap_compare(fresh_app(demo), terminal_size=SIZES[size], run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_workbench_with_results(snap_compare, demo: Path, size: str) -> None:
+    async def run(pilot) -> None:
+        await settle(pilot)
+        pilot.app.query_one(
+            SqlEditor
+        ).text = "select order_date, orders, revenue from gold.daily_revenue order by order_date limit 12"
+        await pilot.press("ctrl+j")
+        await mask_results(pilot)
+
+    assert snap_compare(fresh_app(demo), terminal_size=SIZES[size], run_before=run)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_table_screen_profile(snap_compare, demo: Path, size: str) -> None:
+    async def run(pilot) -> None:
+        from rat_tui.screens.table import TableScreen
+
+        await settle(pilot)
+        pilot.app.push_screen(TableScreen(pilot.app.workspace, "gold.daily_revenue"))
+        screen = pilot.app.screen
+        for _ in range(400):
+            if screen.loaded:
+                break
+            await pilot.pause(0.05)
+        screen.query_one("TabbedContent").active = "profile"
+        await pilot.pause(0.2)
+
+    assert snap_compare(fresh_app(demo), terminal_size=SIZES[size], run_before=run)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_lineage_screen(snap_compare, demo: Path, size: str) -> None:
+    async def run(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("f4")
+        await pilot.pause(0.5)
+
+    assert snap_compare(fresh_app(demo), terminal_size=SIZES[size], run_before=run)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_screen(snap_compare, demo: Path, size: str) -> None:
+    async def run(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause(0.2)
+
+    assert snap_compare(fresh_app(demo), terminal_size=SIZES[size], run_before=run)
