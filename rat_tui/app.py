@@ -24,7 +24,6 @@ from rat_tui.widgets.pipeline import PipelinePanel, RunProgress
 from rat_tui.widgets.results import ResultsView
 from rat_tui.widgets.sql_editor import SqlEditor
 
-FETCH_LIMIT = 100_000  # rows fetched into the grid at most; the title says when there were more
 WELCOME = "-- ctrl+j runs the statement under the cursor\nselect * from gold.daily_revenue order by order_date desc limit 20;\n"
 
 
@@ -44,8 +43,16 @@ class LakeLoaded(Message):
 
 
 class QueryDone(Message):
-    def __init__(self, table: Any, seconds: float) -> None:
+    def __init__(self, table: Any, seconds: float, total: int | None) -> None:
         self.table = table
+        self.seconds = seconds
+        self.total = total  # None: more rows than the grid holds, still being counted
+        super().__init__()
+
+
+class QueryCounted(Message):
+    def __init__(self, total: int, seconds: float) -> None:
+        self.total = total
         self.seconds = seconds
         super().__init__()
 
@@ -361,36 +368,57 @@ class RatApp(App[None]):
 
     @work(thread=True, exclusive=True, group="query", exit_on_error=False)
     def run_query(self, sql: str) -> None:
+        """Stream the result: the grid gets the first `fetch_limit` rows as soon as DuckDB yields
+        them; the rest are counted batch by batch and dropped, so memory stays bounded."""
+        import pyarrow as pa
+
         from rat_tui.engine.errors import RatError
         from rat_tui.engine.query import query_error_text
 
         engine = self._engine()
+        limit = self.workspace.settings.fetch_limit
         started = time.perf_counter()
+        total: int | None = None
+        error: str | None = None
         try:
             self._session = engine.query_session()
             rel = self._session.sql(sql)
-            table = rel.limit(FETCH_LIMIT).to_arrow_table() if rel is not None else None
+            if rel is None:
+                error = "the statement returned no rows"
+            else:
+                reader = rel.to_arrow_reader(min(limit, 65_536))
+                batches, rows, extra = [], 0, 0
+                for batch in reader:
+                    take = min(batch.num_rows, limit - rows)
+                    batches.append(batch.slice(0, take) if take < batch.num_rows else batch)
+                    rows += take
+                    if rows >= limit:
+                        extra = batch.num_rows - take
+                        break
+                table = pa.Table.from_batches(batches, schema=reader.schema)
+                if rows < limit:
+                    total = rows
+                self.post_message(QueryDone(table, time.perf_counter() - started, total))
+                if total is None:
+                    # Past the fetch limit: count the rest without keeping it.
+                    extra += sum(b.num_rows for b in reader)
+                    total = rows + extra
+                    self.post_message(QueryCounted(total, time.perf_counter() - started))
         except Exception as exc:
             error = str(exc) if isinstance(exc, RatError) else query_error_text(exc)
-            engine.state.record_query(sql, None, time.perf_counter() - started, error)
-            self.post_message(QueryFailed(error))
-            return
+            if total is None and "rows" in locals() and "table" in locals():
+                error = f"counting the rows stopped: {error}"
         finally:
             if self._session is not None:
                 self._session.close()
                 self._session = None
-            engine.close()
-        seconds = time.perf_counter() - started
-        rows = table.num_rows if table is not None else None
-        history = self._engine()
-        try:
-            history.state.record_query(sql, rows, seconds, None if table is not None else "no rows")
-        finally:
-            history.close()
-        if table is None:
-            self.post_message(QueryFailed("the statement returned no rows"))
-        else:
-            self.post_message(QueryDone(table, seconds))
+            seconds = time.perf_counter() - started
+            try:
+                engine.state.record_query(sql, total, seconds, error)
+            finally:
+                engine.close()
+        if error:
+            self.post_message(QueryFailed(error))
 
     @work(thread=True, group="requests", exit_on_error=False)
     def request_run(self, selectors: list[str] | None = None, full_refresh: bool = False) -> None:
@@ -438,7 +466,11 @@ class RatApp(App[None]):
 
     @on(QueryDone)
     def _done(self, message: QueryDone) -> None:
-        self.query_one(ResultsView).show(message.table, message.seconds, FETCH_LIMIT)
+        self.query_one(ResultsView).show(message.table, message.seconds, message.total)
+
+    @on(QueryCounted)
+    def _counted(self, message: QueryCounted) -> None:
+        self.query_one(ResultsView).counted(message.total, message.seconds)
 
     @on(QueryFailed)
     def _failed(self, message: QueryFailed) -> None:

@@ -192,19 +192,22 @@ async def test_f1_lists_the_keys(demo: Path) -> None:
         assert not isinstance(app.screen, HelpScreen)
 
 
-async def test_export_writes_the_whole_result_past_the_fetch_limit(demo: Path, monkeypatch) -> None:
+async def test_export_writes_the_whole_result_past_the_fetch_limit(demo: Path) -> None:
+    from dataclasses import replace
+
     import pyarrow.parquet as pq
     from textual.widgets import Input
 
-    import rat_tui.app as app_module
     from rat_tui.screens.export import PathScreen
 
-    monkeypatch.setattr(app_module, "FETCH_LIMIT", 10)  # the grid holds 10; the export holds all
     app = RatApp(demo, watch=False)
+    app.workspace.settings = replace(app.workspace.settings, fetch_limit=10)  # [workbench] fetch_limit
     async with app.run_test(size=(120, 40)) as pilot:
         app.query_one(SqlEditor).text = "select * from silver.orders"
         await pilot.press("ctrl+j")
-        await wait_for(pilot, lambda: app.query_one(ResultsView).rows == 10)
+        results = app.query_one(ResultsView)
+        await wait_for(pilot, lambda: results.rows == 10 and results.total == 2470)  # the grid holds 10 ...
+        assert "showing 10 of 2,470 rows" in str(results.title.render())
         await pilot.press("ctrl+e")
         await wait_for(pilot, lambda: isinstance(app.screen, PathScreen))
         app.screen.query_one(Input).value = "out/orders.txt"
@@ -221,6 +224,17 @@ async def test_export_writes_the_whole_result_past_the_fetch_limit(demo: Path, m
                 return False
 
         await wait_for(pilot, written)
+
+
+async def test_a_10m_row_result_shows_its_first_rows_and_counts_the_rest(demo: Path) -> None:
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one(SqlEditor).text = "select range as i, range * 2 as j from range(10000000)"
+        await pilot.press("ctrl+j")
+        results = app.query_one(ResultsView)
+        await wait_for(pilot, lambda: results.total == 10_000_000)
+        assert results.rows == 100_000 and results.table is not None and results.table.num_rows == 100_000
+        assert "showing 100,000 of 10,000,000 rows" in str(results.title.render())
 
 
 async def test_copy_cell_uses_the_clipboard(demo: Path) -> None:
@@ -604,3 +618,22 @@ async def test_the_command_palette_reaches_every_action(demo: Path) -> None:
         from rat_tui.screens.history import HistoryScreen
 
         await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))
+
+
+async def test_escape_cancels_a_running_query(demo: Path) -> None:
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        results = app.query_one(ResultsView)
+        # Minutes of work for DuckDB on this machine: only an interrupt ends it in time.
+        app.query_one(SqlEditor).text = "select sum(hash(range)) from range(100000000000)"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: app._session is not None)
+        await pilot.pause(0.3)
+        started = time.monotonic()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "error" in str(results.title.render()), timeout=10)
+        assert time.monotonic() - started < 5
+        assert "interrupt" in str(results.title.render()).lower()
+        app.query_one(SqlEditor).text = "select 1 as still_works"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: results.rows == 1)

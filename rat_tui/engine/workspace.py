@@ -37,6 +37,7 @@ class Settings:
     threads: int | None = None
     watch_polling: bool = False
     settle_seconds: float = 0.3
+    fetch_limit: int = 100_000  # rows the workbench's grid holds at most (the count goes on past it)
     raw: dict = field(default_factory=dict)
 
 
@@ -82,12 +83,19 @@ def load_settings(root: Path) -> Settings:
     settle = watch.get("settle_seconds", 0.3)
     if not isinstance(settle, (int, float)) or isinstance(settle, bool) or not 0 <= settle <= 600:
         raise bad("watch.settle_seconds", f"must be a number of seconds from 0 to 600, not {settle!r}")
+    bench = raw.get("workbench", {})
+    if not isinstance(bench, dict):
+        raise bad("workbench", "must be a table: [workbench]")
+    fetch_limit = bench.get("fetch_limit", 100_000)
+    if not isinstance(fetch_limit, int) or isinstance(fetch_limit, bool) or not 1 <= fetch_limit <= 100_000_000:
+        raise bad("workbench.fetch_limit", f"must be a number of rows from 1 to 100,000,000, not {fetch_limit!r}")
     return Settings(
         name=name,
         memory_limit=memory.replace(" ", ""),
         threads=threads,
         watch_polling=polling,
         settle_seconds=float(settle),
+        fetch_limit=fetch_limit,
         raw=raw,
     )
 

@@ -29,7 +29,7 @@ class ResultsView(Vertical):
         self.rows = 0
         self.table: pa.Table | None = None
         self.seconds = 0.0
-        self.limit = 0
+        self.total: int | None = None  # rows in the whole result; None while they are counted
         self.sorted_by: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
@@ -39,11 +39,11 @@ class ResultsView(Vertical):
     def title(self) -> Static:
         return self.query_one("#results-title", Static)
 
-    def show(self, table: pa.Table, seconds: float, limit: int, keep_sort: bool = False) -> None:
+    def show(self, table: pa.Table, seconds: float, total: int | None, keep_sort: bool = False) -> None:
         """Replace the grid with one over `table` (a fastdatatable is remounted, not refilled)."""
         from textual_fastdatatable import ArrowBackend, DataTable
 
-        self.table, self.seconds, self.limit = table, seconds, limit
+        self.table, self.seconds, self.total = table, seconds, total
         if not keep_sort:
             self.sorted_by = None
 
@@ -52,10 +52,24 @@ class ResultsView(Vertical):
         # Values and column names are data, never markup: '[/x]' is shown as it is.
         grid = DataTable(backend=ArrowBackend(table), null_rep="NULL", max_column_content_width=40, render_markup=False)
         self.mount(grid)
-        more = f" (the first {limit:,}; more were not fetched)" if table.num_rows >= limit else ""
-        order = f" · sorted by {self.sorted_by[0]} {self.sorted_by[1]}" if self.sorted_by else ""
-        self.title.update(f"{table.num_rows:,} rows{more} · {seconds * 1000:,.0f} ms{order}")
         self.rows = table.num_rows
+        self._update_title()
+
+    def counted(self, total: int, seconds: float) -> None:
+        """The whole result's row count, known once the rows past the grid's limit are counted."""
+        self.total, self.seconds = total, seconds
+        self._update_title()
+
+    def _update_title(self) -> None:
+        shown = self.rows
+        if self.total is None:
+            what = f"showing the first {shown:,} rows (counting the rest…)"
+        elif self.total > shown:
+            what = f"showing {shown:,} of {self.total:,} rows"
+        else:
+            what = f"{shown:,} rows"
+        order = f" · sorted by {self.sorted_by[0]} {self.sorted_by[1]}" if self.sorted_by else ""
+        self.title.update(f"{what} · {self.seconds * 1000:,.0f} ms{order}")
 
     def message(self, text: str) -> None:
         self.title.update(text)
@@ -64,7 +78,8 @@ class ResultsView(Vertical):
         self.sort_by_cursor_column()
 
     def sort_by_cursor_column(self) -> None:
-        """Sort the rows shown by the cursor's column: ascending, then descending on a second press."""
+        """Sort the rows shown by the cursor's column: ascending, then descending on a second press
+        (the rows the grid holds; past the fetch limit, ORDER BY in the SQL sorts them all)."""
         import pyarrow.compute as pc  # noqa: F401 - sort_by needs the compute kernels
         from textual_fastdatatable import DataTable
 
@@ -74,7 +89,7 @@ class ResultsView(Vertical):
         column = self.table.column_names[grids[0].cursor_coordinate.column]
         order = "descending" if self.sorted_by == (column, "ascending") else "ascending"
         self.sorted_by = (column, order)
-        self.show(self.table.sort_by([(column, order)]), self.seconds, self.limit, keep_sort=True)
+        self.show(self.table.sort_by([(column, order)]), self.seconds, self.total, keep_sort=True)
 
     def cursor_value(self) -> object:
         from textual_fastdatatable import DataTable
