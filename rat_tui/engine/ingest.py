@@ -7,12 +7,18 @@ table go into one commit; a large file is streamed into a commit of its own so m
 
 from __future__ import annotations
 
+import codecs
+import csv
 import gzip
 import io
+import json
 import re
 import shutil
+import tempfile
 import time
+import unicodedata
 import uuid
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,8 +74,9 @@ class IngestResult:
 
 
 def table_name_for(stem: str) -> str:
-    """A safe bronze table name from a folder name or a file stem."""
-    name = re.sub(r"[^0-9a-zA-Z_]+", "_", stem.strip()).strip("_").lower()
+    """A safe bronze table name from a folder name or a file stem (accents dropped: `Umsätze` -> `umsatze`)."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c))
+    name = re.sub(r"[^0-9a-zA-Z_]+", "_", folded.strip()).strip("_").lower()
     if not name:
         name = "unnamed"
     if name[0].isdigit():
@@ -137,31 +144,196 @@ def file_digest(path: Path) -> str:
 # Reading one file.
 
 
-def _sniff_csv(path: Path) -> dict[str, Any]:
+def _sniff_csv(path: Path) -> tuple[dict[str, Any], int]:
+    """The CSV dialect DuckDB finds in the file, and how many columns it sees."""
     import duckdb
 
     from rat_tui.engine.query import first_row, scratch
 
     row = None
     error: Exception | None = None
+    sql = "SELECT Delimiter, Quote, HasHeader, len(Columns) FROM sniff_csv(?, sample_size = 20480, encoding = ?"
     for encoding in ("utf-8", "latin-1"):  # an old ERP's Latin-1 export should load, not be refused
-        try:
-            row = first_row(
-                scratch().execute(
-                    "SELECT Delimiter, Quote, HasHeader FROM sniff_csv(?, sample_size = 20480, encoding = ?)",
-                    [str(path), encoding],
-                )
-            )
+        for long_lines in ("", ", max_line_size = 1073741824"):  # a line past 2 MB (a document in a cell)
+            try:
+                row = first_row(scratch().execute(sql + long_lines + ")", [str(path), encoding]))
+                break
+            except duckdb.Error as exc:
+                error = exc
+                if "max_line_size" not in str(exc) and "Maximum line size" not in str(exc):
+                    break
+        if row is not None:
             break
-        except duckdb.Error as exc:
-            error = exc
     if row is None:
         raise UnreadableFile(f"not a readable CSV file ({_first_line(error or ValueError('no dialect'))})")
-    delimiter, quote, header = row
+    delimiter, quote, header, columns = row
     quote = quote if quote and len(quote) == 1 else '"'
     if len(delimiter) != 1:
         raise UnreadableFile(f"CSV delimiter {delimiter!r} is not a single character")
-    return {"separator": delimiter, "quote_char": quote, "has_header": bool(header)}
+    return {"separator": delimiter, "quote_char": quote, "has_header": bool(header)}, int(columns or 0)
+
+
+# Delimiters tried when DuckDB's sniffer sees a single column (it does not consider `^` or `~`).
+DELIMITERS = (",", ";", "\t", "|", "^", "~")
+# JSON nested deeper than this is refused (polars crashes the process near 600 levels); struct
+# columns nested deeper than MAX_NESTING are kept as JSON text (polars recurses on deep types).
+MAX_JSON_DEPTH = 256
+MAX_NESTING = 32
+
+
+def _text(raw: bytes) -> tuple[str, bool]:
+    """The file's text and whether it differs from UTF-8 without a byte-order mark; raise
+    UnreadableFile for what is not text. UTF-16/32 with a BOM (Excel's "Unicode text") and
+    Windows-1252/Latin-1 exports from older systems load rather than being refused."""
+    encoding = None
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        encoding = "utf-32"
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif len(raw) % 2 == 0 and len(raw) >= 4:  # UTF-16 without a BOM: every other byte of ASCII text is NUL
+        even, odd = raw[:4096:2], raw[1:4096:2]
+        if odd.count(0) >= 0.9 * len(odd) and not even.count(0):
+            encoding = "utf-16-le"
+        elif even.count(0) >= 0.9 * len(even) and not odd.count(0):
+            encoding = "utf-16-be"
+    if encoding:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(f"it looks like {encoding.upper()} text but is not ({exc.reason})") from None
+        changed = True
+    else:
+        changed = raw.startswith(codecs.BOM_UTF8)
+        body = raw[len(codecs.BOM_UTF8) :] if changed else raw
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            changed = True
+            try:
+                text = body.decode("cp1252")
+            except UnicodeDecodeError:
+                text = body.decode("latin-1")
+    if text.isspace():
+        raise UnreadableFile("the file holds only blank lines")
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise UnreadableFile(
+            f"it holds NUL bytes (the first on line {line}): a binary file or a damaged copy, not CSV text"
+        )
+    sample = text[:65536]
+    if len(_CONTROLS.findall(sample)) > len(sample) / 100:
+        raise UnreadableFile("it is not text (binary content); rat reads CSV text, JSON and Parquet")
+    return text, changed
+
+
+_CONTROLS = re.compile(r"[\x01-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def _snippet(line: str) -> str:
+    line = re.sub(r"[\x00-\x1f]+", " ", line).strip()
+    return repr(line if len(line) <= 60 else line[:57] + "...")
+
+
+def _guess_delimiter(text: str) -> str | None:
+    """The delimiter the header line uses most, for a file DuckDB's sniffer reads as one column."""
+    header = next((ln for ln in io.StringIO(text) if ln.strip()), "")
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else None
+
+
+def _check_fields(text: str, dialect: dict[str, Any]) -> None:
+    """Raise UnreadableFile at the first record whose field count differs from the header's, or at a
+    quoted value never closed: polars would pad a short row with NULLs (shifting a row with a
+    missing field) or fail with a message about types."""
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=dialect["separator"], quotechar=dialect["quote_char"], strict=True
+    )
+    first = "the header has" if dialect["has_header"] else "line 1 has"
+    expected: int | None = None
+    start = 1
+    try:
+        for row in reader:
+            if row and not (len(row) == 1 and not row[0].strip()):  # blank lines are skipped
+                if expected is None:
+                    expected = len(row)
+                elif len(row) != expected:
+                    line = text.split("\n")[start - 1] if len(row) < 1000 else ""
+                    raise UnreadableFile(
+                        f"line {start} has {len(row)} field{'s' if len(row) != 1 else ''} but {first} {expected} "
+                        f"(separator {dialect['separator']!r}): {_snippet(line)}"
+                    )
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise UnreadableFile(
+                f"the quoted value that starts on line {start} is never closed (a missing {dialect['quote_char']})"
+            ) from None
+        # Another quoting oddity polars may read fine: nothing more to say than polars.
+
+
+def _header_names(text: str, dialect: dict[str, Any], width: int) -> list[str] | None:
+    """The header's names as the CSV standard reads them (polars keeps `""` doubled in a header)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=dialect["separator"], quotechar=dialect["quote_char"])
+    try:
+        names = next((row for row in reader if row), None)
+    except csv.Error:
+        return None
+    return names if names is not None and len(names) == width else None
+
+
+def _decimal_commas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text columns of a `;`- or tab-separated file that hold only decimal-comma numbers (`1,5`,
+    how Excel writes numbers where `,` is the decimal mark) become numbers."""
+    import polars as pl
+
+    numbers = []
+    for name, dtype in frame.schema.items():
+        if dtype != pl.String:
+            continue
+        values = frame[name].drop_nulls()
+        if len(values) and values.str.contains(r"^[-+]?\d+(,\d+)?$").all() and values.str.contains(",").any():
+            numbers.append(pl.col(name).str.replace(",", ".", literal=True).cast(pl.Float64))
+    return frame.with_columns(numbers) if numbers else frame
+
+
+def _read_csv(raw: bytes, path: Path | None, infer: int | None) -> pl.DataFrame:
+    """A CSV file held in memory (`path` is its file when `raw` is the file's bytes)."""
+    import polars as pl
+
+    text, changed = _text(raw)
+    if path is not None and not changed:
+        dialect, columns = _sniff_csv(path)
+    else:
+        with tempfile.TemporaryDirectory(prefix="rat-sniff-") as tmp:
+            sniffed = Path(tmp) / "file.csv"
+            sniffed.write_text(text, encoding="utf-8")
+            dialect, columns = _sniff_csv(sniffed)
+    data = text.encode("utf-8") if changed else raw
+    guessed = _guess_delimiter(text) if columns == 1 else None
+    forced = guessed is not None and guessed != dialect["separator"]
+    if forced:
+        dialect = {"separator": guessed, "quote_char": '"', "has_header": True}
+    # Dates stay text: 02/01/2024 is a different day in Boston and in Berlin, and bronze must not guess.
+    options: dict[str, Any] = dict(dialect, infer_schema_length=infer, try_parse_dates=False)
+    try:
+        frame = pl.read_csv(data, **options)
+    except Exception:
+        _check_fields(text, dialect)  # a ragged row or an unclosed quote: say which line
+        raise
+    padded = frame[frame.columns[-1]].null_count() if frame.width > 1 else 0
+    sep = dialect["separator"]
+    if forced or (padded and padded != text.count(sep + "\n") + text.count(sep + "\r\n") + text.endswith(sep)):
+        _check_fields(text, dialect)  # more NULLs in the last column than empty last fields: padded rows
+    if dialect["has_header"]:
+        names = _header_names(text, dialect, frame.width)
+        if names is not None and names != frame.columns:
+            frame.columns = _clean_names(names)
+    if dialect["separator"] != ",":
+        frame = _decimal_commas(frame)
+    return frame
 
 
 def _first_line(exc: BaseException) -> str:
@@ -184,37 +356,36 @@ def read_file(file: LandingFile, full_inference: bool = False) -> pl.LazyFrame |
     infer = None if full_inference else 10_000
     try:
         if ext in PARQUET_EXTS:
-            if compressed:
-                return pl.read_parquet(io.BytesIO(gzip.decompress(file.path.read_bytes())))
-            return pl.scan_parquet(file.path) if lazy else pl.read_parquet(file.path)
+            return _storable(_read_parquet(file.path, compressed, lazy))
         if ext in JSON_EXTS:
-            return _read_json(file.path, compressed, lazy, infer)
-        dialect = _sniff_csv(file.path)
-        # Dates stay text: 02/01/2024 is a different day in Boston and in Berlin, and bronze must not guess.
-        options: dict[str, Any] = dict(dialect, infer_schema_length=infer, try_parse_dates=False)
+            return _storable(_read_json(file.path, compressed, lazy, infer))
         if lazy:
-            return pl.scan_csv(file.path, **options)
-        source: Any = gzip.decompress(file.path.read_bytes()) if compressed else file.path
-        try:
-            return pl.read_csv(source, **options)
-        except pl.exceptions.ComputeError as exc:
-            if "utf-8" not in str(exc).lower() and "utf8" not in str(exc).lower():
-                raise
-            # Exports from older systems are often Windows-1252 or Latin-1: load them rather than refuse.
-            raw = source if isinstance(source, bytes) else file.path.read_bytes()
-            for encoding in ("cp1252", "latin-1"):
-                try:
-                    text = raw.decode(encoding)
-                except UnicodeDecodeError:
-                    continue
-                return pl.read_csv(text.encode(), **options)
-            raise
+            dialect, _ = _sniff_csv(file.path)
+            # Dates stay text: 02/01/2024 is a different day in Boston and in Berlin: bronze must not guess.
+            return _storable(pl.scan_csv(file.path, **dialect, infer_schema_length=infer, try_parse_dates=False))
+        raw = gzip.decompress(file.path.read_bytes()) if compressed else file.path.read_bytes()
+        return _storable(_read_csv(raw, None if compressed else file.path, infer))
     except UnreadableFile:
         raise
-    except (gzip.BadGzipFile, EOFError, OSError) as exc:
-        raise UnreadableFile(f"cannot be decompressed or read ({_first_line(exc)})") from None
-    except Exception as exc:  # polars raises several error types for malformed input
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise UnreadableFile(f"the .gz file is damaged or incomplete ({_first_line(exc)})") from None
+    except OSError as exc:
+        raise UnreadableFile(f"cannot be read ({_first_line(exc)})") from None
+    except (Exception, pl.exceptions.PanicException) as exc:  # polars raises several types for malformed input
         raise UnreadableFile(_first_line(exc)) from None
+
+
+def _read_parquet(path: Path, compressed: bool, lazy: bool) -> pl.LazyFrame | pl.DataFrame:
+    import polars as pl
+
+    try:
+        if compressed:
+            return pl.read_parquet(io.BytesIO(gzip.decompress(path.read_bytes())))
+        return pl.scan_parquet(path) if lazy else pl.read_parquet(path)
+    except (OSError, EOFError, zlib.error):
+        raise
+    except Exception as exc:
+        raise UnreadableFile(f"not a readable Parquet file: damaged or incomplete ({_first_line(exc)})") from None
 
 
 def _read_json(path: Path, compressed: bool, lazy: bool, infer: int | None) -> pl.LazyFrame | pl.DataFrame:
@@ -222,19 +393,148 @@ def _read_json(path: Path, compressed: bool, lazy: bool, infer: int | None) -> p
 
     opener = gzip.open if compressed else open
     with opener(path, "rb") as fh:
-        head = fh.read(4096).lstrip()
+        head = _json_bytes(fh.read(65536)).lstrip()
     if not head:
         raise UnreadableFile("the file holds only whitespace")
     first = head[:1]
-    if first == b"[":
-        data = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
-        return pl.read_json(data, infer_schema_length=None)
-    if first == b"{":
-        if lazy:
-            return pl.scan_ndjson(path, infer_schema_length=infer)
-        source: Any = gzip.decompress(path.read_bytes()) if compressed else path
-        return pl.read_ndjson(source, infer_schema_length=None)
-    raise UnreadableFile("JSON must be an array of objects or one object per line (NDJSON), not a single value")
+    if first not in (b"[", b"{"):
+        raise UnreadableFile("JSON must be an array of objects or one object per line (NDJSON), not a single value")
+    if lazy and first == b"{":
+        _check_depth(head)
+        return _deep_as_text(pl.scan_ndjson(path, infer_schema_length=infer))
+    data = _json_bytes(gzip.decompress(path.read_bytes()) if compressed else path.read_bytes())
+    _check_depth(data)
+    try:
+        if first == b"[":
+            frame = pl.read_json(data, infer_schema_length=None)
+        else:
+            frame = pl.read_ndjson(data, infer_schema_length=None)
+    except Exception as exc:
+        raise UnreadableFile(_json_problem(data, ndjson=first == b"{") or _first_line(exc)) from None
+    return _deep_as_text(frame)
+
+
+def _json_bytes(raw: bytes) -> bytes:
+    """JSON as UTF-8 without a byte-order mark (PowerShell and Notepad write one)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[len(codecs.BOM_UTF8) :]
+    for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if raw.startswith(bom):
+            return raw[len(bom) :].decode(encoding, errors="replace").encode("utf-8")
+    return raw
+
+
+_NOT_JSON_SYNTAX = bytes(b for b in range(256) if b not in b'{}[]"')
+
+
+def _check_depth(data: bytes) -> None:
+    """Refuse JSON nested past MAX_JSON_DEPTH before polars sees it (polars' NDJSON reader crashes
+    the process near 600 levels). The depth is the running sum of brackets outside strings, found
+    with vectorised polars over just the brackets and quotes (about a sixth of reading the file)."""
+    import polars as pl
+    import pyarrow as pa
+
+    if data.count(b"{") + data.count(b"[") <= MAX_JSON_DEPTH:
+        return
+    if b"\\\\" in data:  # an escaped backslash, then an escaped quote: neither ends a string
+        data = data.replace(b"\\\\", b"")
+    if b'\\"' in data:
+        data = data.replace(b'\\"', b"")
+    syntax = data.translate(None, _NOT_JSON_SYNTAX)
+    codes = pl.Series("c", pa.Array.from_buffers(pa.uint8(), len(syntax), [None, pa.py_buffer(syntax)]))
+    c = pl.col("c")
+    outside = (c == ord('"')).cast(pl.UInt32).cum_sum() % 2 == 0
+    step = c.is_in([ord("{"), ord("[")]).cast(pl.Int32) - c.is_in([ord("}"), ord("]")]).cast(pl.Int32)
+    depth = pl.DataFrame([codes]).select(pl.when(outside).then(step).otherwise(0).cum_sum().max()).item()
+    if depth is not None and depth > MAX_JSON_DEPTH:
+        raise UnreadableFile(
+            f"the JSON is nested {depth} levels deep; rat reads JSON nested up to {MAX_JSON_DEPTH} levels"
+        )
+
+
+def _json_problem(data: bytes, ndjson: bool) -> str | None:
+    """Where the JSON is broken, in the words of Python's parser (polars only gives a byte offset)."""
+    text = data.decode("utf-8", errors="replace")
+    try:
+        if ndjson:
+            for number, line in enumerate(text.split("\n"), 1):
+                if line.strip():
+                    try:
+                        json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        return f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})"
+            return None
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    except RecursionError:
+        return "the JSON is nested too deeply to read"
+    if isinstance(value, list) and not all(isinstance(v, dict) for v in value):
+        return "a JSON array of plain values: rat needs objects, one per row (an array of them, or NDJSON)"
+    return None
+
+
+def _nesting(dtype: Any) -> int:
+    import polars as pl
+
+    deepest, stack = 0, [(dtype, 0)]
+    while stack:
+        dt, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(dt, pl.Struct):
+            stack.extend((f.dtype, level + 1) for f in dt.fields)
+        elif isinstance(dt, (pl.List, pl.Array)):
+            stack.append((dt.inner, level + 1))
+    return deepest
+
+
+def _deep_as_text(frame: Any) -> Any:
+    """Columns nested deeper than MAX_NESTING as their JSON text (DuckDB's json functions read it)."""
+    import polars as pl
+
+    deep = [n for n, t in frame.collect_schema().items() if _nesting(t) > MAX_NESTING]
+    if not deep:
+        return frame
+    as_text = [
+        pl.when(pl.col(n).is_null())
+        .then(None)
+        .otherwise(pl.struct(pl.col(n).alias("v")).struct.json_encode().str.slice(5).str.strip_suffix("}"))
+        .alias(n)
+        for n in deep
+    ]
+    return frame.with_columns(as_text)
+
+
+def _clean_names(names: list[str]) -> list[str]:
+    """Column names every reader can address: trimmed, no control characters, none empty (`column_<i>`),
+    none the same as another ignoring case (DuckDB's identifiers ignore case): `name`, `name_1`."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(names):
+        base = re.fullmatch(r"(.*)_duplicated_\d+", raw, re.S)  # how polars renames a repeated header
+        name = base.group(1) if base and base.group(1) in names else raw
+        name = re.sub(r"[\x00-\x1f\x7f]+", " ", name).strip() or f"column_{i}"
+        unique, n = name, 1
+        while unique.lower() in seen:
+            unique, n = f"{name}_{n}", n + 1
+        seen.add(unique.lower())
+        out.append(unique)
+    return out
+
+
+def _storable(frame: Any) -> Any:
+    """The frame with clean column names, once it is known Delta can store its columns."""
+    import polars as pl
+
+    names = frame.collect_schema().names()
+    clean = _clean_names(names)
+    if clean != names:
+        frame = frame.select([pl.col(old).alias(new) for old, new in zip(names, clean, strict=True)])
+    try:
+        pl.DataFrame(schema={n: delta_dtype(t) for n, t in frame.collect_schema().items()}).to_arrow()
+    except (Exception, pl.exceptions.PanicException) as exc:
+        raise UnreadableFile(f"its columns cannot be stored in a Delta table ({_first_line(exc)})") from None
+    return frame
 
 
 # Conforming types to what a Delta table can hold.
@@ -293,10 +593,20 @@ def _unify(schemas: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _align_case(frame: Any, canon: dict[str, str]) -> Any:
+    """Name columns as `canon` (lower-cased name -> the table's name) does, adding this frame's new ones:
+    DuckDB ignores case, so `Name` and `name` in one table would make it unreadable."""
+    names = frame.collect_schema().names()
+    renames = {n: canon[n.lower()] for n in names if canon.get(n.lower(), n) != n}
+    for n in names:
+        canon.setdefault(n.lower(), n)
+    return frame.rename(renames) if renames else frame
+
+
 def _with_lineage(frame: Any, rel: str, batch_id: str, at: datetime) -> Any:
     import polars as pl
 
-    renames = {c: f"{c}_1" for c in frame.collect_schema().names() if c in LINEAGE}
+    renames = {c: f"{c}_1" for c in frame.collect_schema().names() if c.lower() in LINEAGE}  # DuckDB ignores case
     if renames:
         frame = frame.rename(renames)
     frame = frame.with_columns(
@@ -437,7 +747,8 @@ class Ingestor:
         path = self.ws.table_path(table)
         dt = lake.open_table(path)
         table_schema: dict[str, Any] = dict(pl.DataFrame(lake.arrow_schema(dt).empty_table()).schema) if dt else {}
-        frames = [(f, _with_lineage(frame, f.rel, batch_id, at)) for f, frame in items]
+        canon = {c.lower(): c for c in table_schema}  # `Name` in a later file is the table's `name`
+        frames = [(f, _with_lineage(_align_case(frame, canon), f.rel, batch_id, at)) for f, frame in items]
         target = _unify([table_schema] + [dict(fr.collect_schema()) for _, fr in frames])
         widened = any(target[c] != t for c, t in table_schema.items())
         out = lake.stage_path(path, batch_id)
@@ -494,6 +805,7 @@ class Ingestor:
         self.bus.emit(TableIngested(table, len(frames), rows, version, time.perf_counter() - started))
 
     def _quarantine(self, f: LandingFile, reason: str, run_id: str, result: IngestResult) -> None:
+        reason = " ".join(reason.split("\n")).strip()  # one line in the reason file and the log
         if not f.digest:
             try:
                 f.digest = file_digest(f.path)
