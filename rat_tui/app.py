@@ -241,6 +241,7 @@ class RatApp(App[None]):
             self.run_engine()
         self.set_interval(2.0, self.load_lake)
         self.set_interval(0.5, self._tick)
+        self.set_interval(30, lambda: self.query_one(LakeTree).refresh_ages())
         self.load_catalog()
         self.set_interval(1.0, self._save_if_edited)
 

@@ -637,3 +637,14 @@ async def test_escape_cancels_a_running_query(demo: Path) -> None:
         app.query_one(SqlEditor).text = "select 1 as still_works"
         await pilot.press("ctrl+j")
         await wait_for(pilot, lambda: results.rows == 1)
+
+
+def test_table_ages_are_short() -> None:
+    from datetime import UTC, datetime
+
+    from rat_tui.widgets.lake_tree import age
+
+    built = "2026-01-01T12:00:00.000+00:00"
+    at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC).timestamp()
+    assert [age(built, at + s) for s in (5, 300, 7200, 3 * 86400)] == ["5s", "5m", "2h", "3d"]
+    assert age(None, at) == "" and age("not a time", at) == ""

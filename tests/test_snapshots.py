@@ -9,6 +9,7 @@ an intended change of the UI, look at the new pictures and accept them with
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,10 @@ async def settle(pilot) -> None:
         if "gold.daily_revenue" in app.query_one(LakeTree).tables and app.query_one(PipelinePanel).row_count:
             break
         await pilot.pause(0.05)
+    tree = app.query_one(LakeTree)
+    built = min(datetime.fromisoformat(t["built_at"]).timestamp() for t in tree.tables.values() if t.get("built_at"))
+    tree.clock = lambda: built + 90  # every table reads "1m" old, whenever the test runs
+    tree.refresh_ages()
     for editor in app.query(SqlEditor):
         editor.cursor_blink = False  # a blinking cursor would make two pictures differ
     panel = app.query_one(PipelinePanel)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
-from rat_tui.engine.events import EventBus, FileQuarantined, FileSkipped, TableIngested
+from rat_tui.engine.events import EventBus, FileQuarantined, FileSkipped, Progress, TableIngested
 from rat_tui.engine.state import State
 from rat_tui.engine.workspace import Workspace
 
@@ -694,8 +694,14 @@ class Ingestor:
                 continue
             seen.add((f.table, f.digest))
             by_table.setdefault(f.table, []).append(f)
+        total = sum(f.size for files in by_table.values() for f in files)
+        done = 0
         for table, files in by_table.items():
+            self.bus.emit(Progress("ingest", done, total, table))
             self._ingest_table(table, files, run_id, result)
+            done += sum(f.size for f in files)
+        if total:
+            self.bus.emit(Progress("ingest", total, total))
         return result
 
     def _ingest_table(self, table: str, files: list[LandingFile], run_id: str, result: IngestResult) -> None:

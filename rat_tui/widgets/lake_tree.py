@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.markup import escape
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
+
+
+def age(built_at: str | None, now: float) -> str:
+    """How long ago a table was built, in one short word: 40s, 5m, 3h, 2d."""
+    if not built_at:
+        return ""
+    try:
+        seconds = max(0.0, now - datetime.fromisoformat(built_at).timestamp())
+    except ValueError:
+        return ""
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
 
 STATE_ICONS = {"ok": "✓", "failed": "✗", "check_failed": "✗", "skipped": "…", "error": "✗", "never built": "·"}
 
@@ -35,23 +53,39 @@ class LakeTree(Tree[str]):
         super().__init__("lake", **kwargs)
         self.show_root = False
         self.tables: dict[str, dict[str, Any]] = {}
+        self.columns: dict[str, list[tuple[str, str]]] = {}
+        self.clock: Callable[[], float] = time.time  # what "now" is for the tables' ages
 
     def update_tables(self, tables: list[dict[str, Any]], columns: dict[str, list[tuple[str, str]]]) -> None:
         """Rebuild the tree from `rat status`-like table entries, keeping which layers are open."""
         opened = {n.data for n in self.root.children if n.is_expanded} or {"bronze", "silver", "gold"}
         self.clear()
         self.tables = {t["name"]: t for t in tables}
+        self.columns = columns
+        now = self.clock()
         for layer in ("bronze", "silver", "gold"):
             node = self.root.add(layer, data=layer, expand=layer in opened)
             for t in tables:
                 if t["layer"] != layer:
                     continue
-                rows = f"{t['rows']:,}" if t.get("rows") is not None else "-"
-                icon = STATE_ICONS.get(t.get("state", ""), "·")
-                label = f"{icon} {escape(t['name'].split('.', 1)[1])}  {rows}"
-                table_node = node.add(label, data=t["name"])
+                table_node = node.add(self._label(t, now), data=t["name"])
                 for col, kind in columns.get(t["name"], []):
                     table_node.add_leaf(f"{escape(col)} [dim]{escape(kind)}[/dim]", data=f"{t['name']}.{col}")
+
+    @staticmethod
+    def _label(t: dict[str, Any], now: float) -> str:
+        rows = f"{t['rows']:,}" if t.get("rows") is not None else "-"
+        icon = STATE_ICONS.get(t.get("state", ""), "·")
+        built = age(t.get("built_at"), now)
+        return f"{icon} {escape(t['name'].split('.', 1)[1])}  {rows}" + (f" [dim]{built}[/dim]" if built else "")
+
+    def refresh_ages(self) -> None:
+        """Relabel the tables in place (ages move on; the cursor and open nodes stay)."""
+        now = self.clock()
+        for layer in self.root.children:
+            for node in layer.children:
+                if node.data in self.tables:
+                    node.set_label(self._label(self.tables[str(node.data)], now))
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         data = event.node.data
