@@ -7,7 +7,9 @@ watcher runs on a thread too and reports through the same messages.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -15,6 +17,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
@@ -24,7 +27,25 @@ from rat_tui.widgets.pipeline import PipelinePanel, RunProgress
 from rat_tui.widgets.results import ResultsView
 from rat_tui.widgets.sql_editor import SqlEditor
 
+COPY_ROWS = 10_000  # rows copied at most: OSC 52 payloads past a few MB are dropped by terminals
 WELCOME = "-- ctrl+j runs the statement under the cursor\nselect * from gold.daily_revenue order by order_date desc limit 20;\n"
+
+
+def while_mounted(handler: Callable[..., None]) -> Callable[..., None]:
+    """For handlers of what workers and timers post: one that arrives while the app closes finds
+    its widgets gone, and does nothing instead of failing the shutdown."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            handler(*args, **kwargs)
+        except NoMatches:
+            app = args[0]
+            # The workbench's widgets live as long as the app: if the lake tree is gone, so are they.
+            if app.screen_stack and list(app.screen_stack[0].query(LakeTree)):
+                raise
+
+    return wrapper
 
 
 class EngineEvent(Message):
@@ -144,6 +165,8 @@ class RatApp(App[None]):
         ("Open .sql file", "open_file", "Open a .sql file into a new tab (ctrl+o)"),
         ("Save .sql file", "save_file", "Save this tab as a .sql file (ctrl+s)"),
         ("Copy cell", "copy_cell", "Copy the grid's cell to the clipboard (ctrl+y)"),
+        ("Copy row", "copy_row", "Copy the grid's row, tab-separated with a header (r in the grid)"),
+        ("Copy rows", "copy_rows", f"Copy the grid's rows (up to {COPY_ROWS:,}), tab-separated (R in the grid)"),
         ("View cell", "view_cell", "Show the grid's cell whole (ctrl+l)"),
         ("Sort results", "sort_results", "Sort the results by the grid's column (s)"),
         ("Toggle comment", "toggle_comment", "Comment or uncomment the editor's lines (ctrl+/)"),
@@ -231,6 +254,7 @@ class RatApp(App[None]):
             self._was_wide = wide
 
     def on_mount(self) -> None:
+        self._load_theme()
         self._was_wide = self.size.width >= 110
         self.query_one(PipelinePanel).display = self._was_wide
         self.title = f"rat · {self.workspace.settings.name}"
@@ -241,7 +265,7 @@ class RatApp(App[None]):
             self.run_engine()
         self.set_interval(2.0, self.load_lake)
         self.set_interval(0.5, self._tick)
-        self.set_interval(30, lambda: self.query_one(LakeTree).refresh_ages())
+        self.set_interval(30, self._refresh_ages)
         self.load_catalog()
         self.set_interval(1.0, self._save_if_edited)
 
@@ -285,6 +309,11 @@ class RatApp(App[None]):
     def _edited(self) -> None:
         self._buffers_dirty = True
 
+    @while_mounted
+    def _refresh_ages(self) -> None:
+        self.query_one(LakeTree).refresh_ages()
+
+    @while_mounted
     def _tick(self) -> None:
         self.query_one(PipelinePanel).tick()
         self.query_one(RunProgress).tick()
@@ -466,14 +495,17 @@ class RatApp(App[None]):
         self.run_query(message.sql)
 
     @on(QueryDone)
+    @while_mounted
     def _done(self, message: QueryDone) -> None:
         self.query_one(ResultsView).show(message.table, message.seconds, message.total)
 
     @on(QueryCounted)
+    @while_mounted
     def _counted(self, message: QueryCounted) -> None:
         self.query_one(ResultsView).counted(message.total, message.seconds)
 
     @on(QueryFailed)
+    @while_mounted
     def _failed(self, message: QueryFailed) -> None:
         self.query_one(ResultsView).message(f"error: {message.error}")
         self.notify(message.error, title="query failed", severity="error", markup=False)
@@ -487,6 +519,7 @@ class RatApp(App[None]):
         self.completer.set_catalog(message.keywords, message.functions)
 
     @on(LakeLoaded)
+    @while_mounted
     def _lake(self, message: LakeLoaded) -> None:
         self.completer.set_tables(message.columns)
         self.query_one(LakeTree).update_tables(message.tables, message.columns)
@@ -540,6 +573,7 @@ class RatApp(App[None]):
         self.sub_title = message.mode
 
     @on(EngineEvent)
+    @while_mounted
     def _engine_event(self, message: EngineEvent) -> None:
         from rat_tui.engine import events as ev
 
@@ -652,6 +686,23 @@ class RatApp(App[None]):
         self.copy_to_clipboard(text)
         self.notify(f"copied {text[:40]}", markup=False)
 
+    def action_copy_row(self) -> None:
+        results = self.query_one(ResultsView)
+        row = results.cursor_row()
+        if row is None:
+            return
+        self.copy_to_clipboard(results.as_tsv(row, row + 1))
+        self.notify(f"copied row {row + 1:,} (tab-separated, with a header)", markup=False)
+
+    def action_copy_rows(self) -> None:
+        results = self.query_one(ResultsView)
+        if results.table is None or not results.rows:
+            return
+        n = min(results.rows, COPY_ROWS)
+        self.copy_to_clipboard(results.as_tsv(0, n))
+        more = f" of {results.rows:,}; ctrl+e exports them all" if n < results.rows else ""
+        self.notify(f"copied {n:,} rows{more} (tab-separated, with a header)", markup=False)
+
     def action_lineage(self) -> None:
         from rat_tui.screens.lineage import LineageScreen
 
@@ -711,7 +762,32 @@ class RatApp(App[None]):
         self.notify("ingest requested: every file in landing/ is taken now")
         self.request_run()
 
+    @property
+    def ui_file(self) -> Path:
+        return self.workspace.state_dir / "workbench.json"
+
+    def _load_theme(self) -> None:
+        """The theme picked last time (ctrl+p → theme), if Textual still has it."""
+        import json
+
+        try:
+            theme = json.loads(self.ui_file.read_text(encoding="utf-8")).get("theme")
+        except (OSError, ValueError, AttributeError):
+            return
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+
+    def _save_theme(self) -> None:
+        import json
+
+        try:
+            self.ui_file.parent.mkdir(parents=True, exist_ok=True)
+            self.ui_file.write_text(json.dumps({"theme": self.theme}), encoding="utf-8")
+        except OSError:
+            pass  # a read-only workspace keeps working; the theme is just not remembered
+
     def on_unmount(self) -> None:
+        self._save_theme()
         self.save_buffers()
         if self._watcher is not None:
             self._watcher.stop("workbench closed")

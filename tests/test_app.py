@@ -248,6 +248,19 @@ async def test_copy_cell_uses_the_clipboard(demo: Path) -> None:
         app.query_one(ResultsView).query_one(DataTable).focus()
         await pilot.press("ctrl+y")
         assert app.clipboard == "hello"
+        app.query_one(SqlEditor).focus()
+        app.query_one(
+            SqlEditor
+        ).text = "select * from (values (1, 'a\tb', null), (2, 'c', 3.5)) t(id, s, x) order by id"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: app.query_one(ResultsView).rows == 2)
+        grid = app.query_one(ResultsView).query_one(DataTable)
+        grid.focus()
+        grid.move_cursor(row=1)
+        await pilot.press("r")
+        assert app.clipboard == "id\ts\tx\n2\tc\t3.5"
+        await pilot.press("R")
+        assert app.clipboard == "id\ts\tx\n1\ta b\t\n2\tc\t3.5"
 
 
 async def test_the_table_screen_shows_preview_schema_profile_versions_and_lineage(demo: Path) -> None:
@@ -648,3 +661,21 @@ def test_table_ages_are_short() -> None:
     at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC).timestamp()
     assert [age(built, at + s) for s in (5, 300, 7200, 3 * 86400)] == ["5s", "5m", "2h", "3d"]
     assert age(None, at) == "" and age("not a time", at) == ""
+
+
+async def test_the_theme_follows_textual_and_is_remembered(demo: Path) -> None:
+    (demo / ".rat" / "workbench.json").unlink(missing_ok=True)
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.theme != "textual-light"
+        app.theme = "textual-light"
+        await pilot.pause(0.2)
+        app.query_one(SqlEditor).text = "select 1 as light"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: app.query_one(ResultsView).rows == 1)
+    again = RatApp(demo, watch=False)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.1)
+        assert again.theme == "textual-light"
+        again.theme = "textual-dark"
+    (demo / ".rat" / "workbench.json").unlink(missing_ok=True)

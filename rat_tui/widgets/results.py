@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 class ResultsView(Vertical):
     """Shows a query's rows (Arrow, never Python row objects), their count and the time it took."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "sort", "Sort by column")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "sort", "Sort by column"),
+        Binding("r", "app.copy_row", "Copy row"),
+        Binding("R", "app.copy_rows", "Copy rows"),
+    ]
 
     DEFAULT_CSS = """
     ResultsView { height: 1fr; }
@@ -90,6 +94,27 @@ class ResultsView(Vertical):
         order = "descending" if self.sorted_by == (column, "ascending") else "ascending"
         self.sorted_by = (column, order)
         self.show(self.table.sort_by([(column, order)]), self.seconds, self.total, keep_sort=True)
+
+    def as_tsv(self, start: int, stop: int) -> str:
+        """Rows [start, stop) of what the grid holds, tab-separated with a header (pastes into a
+        spreadsheet); NULL as an empty field, tabs and newlines inside values as spaces."""
+        if self.table is None:
+            return ""
+        part = self.table.slice(start, max(0, stop - start))
+
+        def cell(value: object) -> str:
+            return "" if value is None else str(value).replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+        lines = ["\t".join(cell(c) for c in part.column_names)]
+        columns = [part.column(i).to_pylist() for i in range(part.num_columns)]
+        lines += ["\t".join(cell(col[r]) for col in columns) for r in range(part.num_rows)]
+        return "\n".join(lines)
+
+    def cursor_row(self) -> int | None:
+        from textual_fastdatatable import DataTable
+
+        grids = list(self.query(DataTable))
+        return grids[0].cursor_coordinate.row if grids and self.table is not None and self.rows else None
 
     def cursor_value(self) -> object:
         from textual_fastdatatable import DataTable
