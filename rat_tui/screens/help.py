@@ -19,6 +19,7 @@ KEYS = [
     ("ctrl+e", "export the last query's whole result (.csv, .parquet, .json)"),
     ("ctrl+y", "copy the cell under the grid's cursor (OSC 52, works over SSH)"),
     ("s (in the grid)", "sort the results by the cursor's column (again: descending)"),
+    ("r / R (in the grid)", "copy the row / the rows (up to 10,000), tab-separated with a header"),
     ("ctrl+o / ctrl+s", "open a .sql file into a new tab / save this tab as a .sql file"),
     ("ctrl+l", "view the cell under the cursor whole"),
     ("ctrl+/", "comment or uncomment the selected lines"),
