@@ -259,6 +259,12 @@ class RatApp(App[None]):
         self.query_one(PipelinePanel).display = self._was_wide
         self.title = f"rat · {self.workspace.settings.name}"
         self.query_one("#center").mount(ResultsView(id="results"))
+        # tab/shift+tab move between the lake tree, the editor, the grid and the pipeline panel;
+        # the row of tab names is not a stop (ctrl+n/ctrl+w and a click switch tabs).
+        from textual.widgets import Tabs
+
+        for tabs in self.query(Tabs):
+            tabs.can_focus = False
         self.editor.focus()
         self.load_lake()
         if self.watch_engine:
@@ -591,7 +597,14 @@ class RatApp(App[None]):
         elif isinstance(event, ev.ModelFinished):
             panel.model_finished(event.model, event.status, event.seconds, event.rows)
             if event.status in ("failed", "check_failed"):
-                self.notify(event.error or "", title=f"{event.model} failed", severity="error", timeout=8, markup=False)
+                what = "failed its checks: nothing published" if event.status == "check_failed" else "failed"
+                self.notify(
+                    f"{event.error or ''}\n(e in the pipeline panel shows it)",
+                    title=f"{event.model} {what}",
+                    severity="error",
+                    timeout=8,
+                    markup=False,
+                )
         elif isinstance(event, ev.FileQuarantined):
             self.notify(
                 f"landing/{event.path}: {event.reason}", title="file quarantined", severity="warning", markup=False

@@ -284,6 +284,14 @@ async def test_the_table_screen_shows_preview_schema_profile_versions_and_lineag
         assert ("order_id", "VARCHAR") in data["schema"]
         status = next(p for p in data["profile"] if p["column"] == "status")
         assert {v for v, _ in status["top"]} <= {"new", "paid", "shipped", "cancelled"}
+        assert not status["hist"]  # four values: top values, not a histogram
+        amount = next(p for p in data["profile"] if p["column"] == "amount")
+        assert len(amount["hist"]) == 10 and sum(n for _, n in amount["hist"]) == data["total"] - round(
+            float(amount["summary"][11]) * data["total"] / 100
+        )  # every non-null amount falls in one of ten equal-width bins
+        order_date = next(p for p in data["profile"] if p["column"] == "order_date")
+        assert order_date["hist"][0][0].startswith("2024-01-01 – ")
+        assert "every value distinct" in str(screen.query_one("#profile-text").render())  # order_id
         assert [v["version"] for v in data["versions"]] == [0]
         assert data["reads"] == ["bronze.orders"]
         assert "gold.daily_revenue" in data["downstream"]
@@ -471,6 +479,21 @@ async def test_pipeline_panel_runs_a_model_and_shows_its_error(tmp_path: Path) -
         panel.move_cursor(row=panel.get_row_index("silver.bad"))
         await pilot.press("f")  # a full refresh of silver.bad and gold.after, by the watcher
         await wait_for(pilot, lambda: app.query_one(LakeTree).tables["gold.after"]["version"] == before + 1)
+        # A failed check opens at the line that declares it.
+        write(
+            root / "models" / "gold" / "checked.sql",
+            '/* rat\n[checks]\nexpression = ["id > 5"]\n*/\nselect id from bronze.t\n',
+        )
+        await wait_for(
+            pilot, lambda: app.query_one(LakeTree).tables.get("gold.checked", {}).get("state") == "check_failed"
+        )
+        panel.focus()
+        panel.move_cursor(row=panel.get_row_index("gold.checked"))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        assert (app.screen.file, app.screen.line) == ("models/gold/checked.sql", 3)
+        assert "id > 5" in app.screen.error and "f5" in app.screen.error
+        await pilot.press("escape")
 
 
 async def test_ingest_now_takes_files_still_settling(tmp_path: Path) -> None:

@@ -53,6 +53,11 @@ class ErrorScreen(ModalScreen[tuple[str, int] | None]):
                 self.source = (root / self.file).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 self.file = None
+        check = re.match(r"check (\w+)\(", error)
+        if check and self.line is None:
+            # A failed check points at where the header declares it (or where the SQL names it).
+            self.line = next((n for n, text in enumerate(self.source.splitlines(), 1) if check.group(1) in text), None)
+            self.error += "\n\nf5 (runs) lists the failing rows of each check."
 
     def compose(self) -> ComposeResult:
         where = f"{self.file}:{self.line}" if self.file and self.line else (self.file or "no model file")

@@ -32,6 +32,52 @@ def bars(values: list[tuple[Any, int]], total: int) -> str:
     return "\n".join(lines)
 
 
+NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+           "FLOAT", "DOUBLE", "DECIMAL", "REAL")  # fmt: skip
+HIST_BINS = 10
+
+
+def histogram(con: Any, table: str, column: str, kind: str, distinct: Any) -> list[tuple[str, int]]:
+    """Equal-width bins over a numeric or date column with many values: [(range label, count)].
+
+    Columns with few distinct values (≤ HIST_BINS) are better shown as their top values.
+    """
+    from rat_tui.engine.query import quote_ident
+
+    base = kind.split("(")[0].upper()
+    is_date = base in ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
+    if base not in NUMERIC and not is_date:
+        return []
+    try:
+        if int(distinct or 0) <= HIST_BINS:
+            return []
+    except (TypeError, ValueError):
+        return []
+    col = quote_ident(column)
+    value = f"epoch({col})" if is_date else f"CAST({col} AS DOUBLE)"
+    rows = con.execute(
+        f"""WITH v AS (SELECT {value} AS x FROM {table} WHERE {col} IS NOT NULL),
+        b AS (SELECT min(x) AS lo, max(x) AS hi FROM v)
+        SELECT least(CAST(floor((x - lo) / nullif(hi - lo, 0) * {HIST_BINS}) AS INTEGER), {HIST_BINS - 1}) AS bin,
+               count(*), any_value(lo), any_value(hi)
+        FROM v, b GROUP BY bin ORDER BY bin"""
+    ).fetchall()
+    if not rows or rows[0][0] is None:
+        return []
+    lo, hi = rows[0][2], rows[0][3]
+    width = (hi - lo) / HIST_BINS
+    counts = {r[0]: r[1] for r in rows}
+
+    def label(x: float) -> str:
+        if is_date:
+            from datetime import UTC, datetime
+
+            return datetime.fromtimestamp(x, UTC).strftime("%Y-%m-%d")
+        return f"{x:.4g}"
+
+    return [(f"{label(lo + i * width)} – {label(lo + (i + 1) * width)}", counts.get(i, 0)) for i in range(HIST_BINS)]
+
+
 def _short_number(value: Any) -> str:
     """SUMMARIZE gives means as text; numbers are shortened, dates and times left as they are."""
     try:
@@ -120,7 +166,8 @@ class TableScreen(Screen[None]):
                     top = session.con.execute(
                         f"SELECT {col}, count(*) AS n FROM {name} GROUP BY 1 ORDER BY n DESC, 1 LIMIT 5"
                     ).fetchall()
-                    profile.append({"column": row[0], "type": row[1], "summary": row, "top": top})
+                    hist = histogram(session.con, name, row[0], row[1], row[4])
+                    profile.append({"column": row[0], "type": row[1], "summary": row, "top": top, "hist": hist})
                 data["profile"] = profile
             finally:
                 session.close()
@@ -166,7 +213,13 @@ class TableScreen(Screen[None]):
                 f"{p['column']}  ({p['type']})  nulls {s[11]}%  distinct ≈{s[4]:,}  min {s[2]}  max {s[3]}"
                 + (f"  mean {_short_number(s[5])}" if s[5] is not None else "")
             )
-            lines.append(bars(p["top"], data["total"]))
+            if p.get("hist"):
+                lines.append(bars(p["hist"], data["total"]))
+            elif p["top"] and p["top"][0][1] == 1 and len(p["top"]) > 1:
+                sample = ", ".join("NULL" if v is None else str(v)[:20] for v, _ in p["top"][:3])
+                lines.append(f"  every value distinct (e.g. {sample} …)")
+            else:
+                lines.append(bars(p["top"], data["total"]))
             lines.append("")
         self.query_one("#profile-text", Static).update("\n".join(lines) or "no columns")
         versions = self.query_one("#versions-grid", DataTable)
