@@ -382,6 +382,10 @@ async def test_usable_at_80_by_24(demo: Path) -> None:
         assert app.query_one(PipelinePanel).display
         await pilot.resize_terminal(80, 24)  # ... and a narrower one hides it again
         await wait_for(pilot, lambda: not app.query_one(PipelinePanel).display)
+        await pilot.resize_terminal(200, 60)  # a big terminal: every panel, the editor gets the room
+        await wait_for(pilot, lambda: app.size.width == 200 and app.query_one(PipelinePanel).display)
+        await pilot.pause(0.1)
+        assert app.editor.size.width >= 90 and app.query_one(ResultsView).size.height >= 25
 
 
 async def test_comment_toggle_sort_and_view_cell(demo: Path) -> None:
