@@ -249,6 +249,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err(f"nothing to do: no new files in landing/, every model up to date ({report.seconds:.2f}s)")
         return EXIT_OK
     parts = [f"{len(report.ingested)} file{'s' if len(report.ingested) != 1 else ''} ingested"]
+    if report.pulled or report.sources_failed:
+        parts.insert(0, f"{len(report.pulled)} source{'s' if len(report.pulled) != 1 else ''} pulled")
+    if report.sources_failed:
+        parts.insert(1, f"{len(report.sources_failed)} source{'s' if len(report.sources_failed) != 1 else ''} failed")
     if report.quarantined:
         parts.append(f"{len(report.quarantined)} quarantined (see .rat/quarantine/)")
     parts.append(f"{len(report.built)} model{'s' if len(report.built) != 1 else ''} built")
@@ -441,6 +445,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     for t in problems:
         sys.stdout.write(f"\n{t['name']}: {t['error']}")
     if problems:
+        sys.stdout.write("\n")
+    for source in status.get("sources", []):
+        pull = source["last_pull"]
+        if pull is None:
+            told = "never pulled"
+        elif pull["status"] == "failed":
+            told = f"FAILED at {pull['started_at'][:19].replace('T', ' ')}: {pull['error']}"
+        else:
+            records = f"{pull['records']:,} record{'s' if pull['records'] != 1 else ''}"
+            told = f"{records} at {pull['started_at'][:19].replace('T', ' ')}"
+        sys.stdout.write(f"\nsource {source['name']} -> {source['table']} (every {source['every']}): {told}")
+    if status.get("sources"):
         sys.stdout.write("\n")
     if status["runs"]:
         run = status["runs"][0]

@@ -73,6 +73,16 @@ def describe_event(event: ev.Event) -> str | None:
             f"run {event.run_id} {event.status}: {event.files_ingested} files ingested, {event.models_built} models "
             f"built, {event.models_failed} failed ({event.seconds:.2f}s)"
         )
+    if isinstance(event, ev.SourcePulled):
+        pages = f"{event.pages} page{'s' if event.pages != 1 else ''}"
+        if not event.file:
+            return f"pulled {event.source}: no records ({pages}, {event.seconds:.2f}s)"
+        return (
+            f"pulled {event.source}: {event.records:,} record{'s' if event.records != 1 else ''} in {pages} "
+            f"-> landing/{event.file} ({event.seconds:.2f}s)"
+        )
+    if isinstance(event, ev.SourceFailed):
+        return f"FAILED source {event.source}: {event.error}; nothing was landed, the next run tries again"
     if isinstance(event, ev.TableIngested):
         return (
             f"ingested {event.table}: {event.files} file{'s' if event.files != 1 else ''}, "

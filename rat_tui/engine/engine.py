@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,8 @@ class RunReport:
     up_to_date: list[str] = field(default_factory=list)
     incremental: list[str] = field(default_factory=list)  # built from new input rows only
     checks: dict[str, list[Any]] = field(default_factory=dict)  # model -> CheckResult list
+    pulled: dict[str, int] = field(default_factory=dict)  # source -> records its pull landed
+    sources_failed: dict[str, str] = field(default_factory=dict)  # source -> error (never a secret)
     seconds: float = 0.0
 
 
@@ -90,13 +92,20 @@ class Engine:
                 yield
 
     def run(
-        self, selectors: list[str] | None = None, full_refresh: bool = False, files: set[str] | None = None
+        self,
+        selectors: list[str] | None = None,
+        full_refresh: bool = False,
+        files: set[str] | None = None,
+        sources: Sequence[str] | None = None,
     ) -> RunReport:
-        """Ingest what waits in landing/ (only `files`, paths under landing/, if given), then build
-        the selected models that are stale."""
+        """Pull the sources of rat.toml (only `sources`, by name, if given) into landing/, ingest
+        what waits there (only `files`, paths under landing/, and what the pulls wrote, if given),
+        then build the selected models that are stale. A failing source fails the run but stops
+        neither the other sources nor the ingest and builds."""
         from rat_tui.engine.build import Builder
         from rat_tui.engine.ingest import Ingestor
         from rat_tui.engine.models import discover, plan, select
+        from rat_tui.engine.sources import pull_sources
 
         started = time.perf_counter()
         with self._writing():
@@ -111,7 +120,10 @@ class Engine:
             builder = Builder(self.ws, self.state, self.events, self.query_session)
             self._builder = builder
             try:
-                ingest = Ingestor(self.ws, self.state, self.events).run(run_id, only=files)
+                pulls = pull_sources(self.ws, self.state, self.events, run_id, sources)
+                report.pulled, report.sources_failed = pulls.pulled, pulls.failed
+                only = None if files is None else files | set(pulls.files)
+                ingest = Ingestor(self.ws, self.state, self.events).run(run_id, only=only)
                 report.ingested = [f.rel for f in ingest.ingested]
                 report.quarantined = [(f.rel, why) for f, why in ingest.quarantined]
                 graph = plan(self.ws, models, self._bronze_tables())
@@ -130,7 +142,8 @@ class Engine:
                 builder.close()
             did_work = report.ingested or report.quarantined or report.built or report.failed
             # A quarantined file is bad input: the run says so with its exit code, like a failed model.
-            report.status = "failed" if report.failed or report.quarantined else ("ok" if did_work else "noop")
+            failed = report.failed or report.quarantined or report.sources_failed
+            report.status = "failed" if failed else ("ok" if did_work else "noop")
             report.seconds = time.perf_counter() - started
             self.state.finish_run(
                 run_id,
@@ -139,6 +152,7 @@ class Engine:
                 files_quarantined=len(report.quarantined),
                 models_built=len(report.built),
                 models_failed=len(report.failed),
+                error="; ".join(f"source {n}: {e}" for n, e in report.sources_failed.items()) or None,
             )
             self.events.emit(
                 RunFinished(
@@ -215,7 +229,28 @@ class Engine:
             "root": str(self.ws.root),
             "tables": tables,
             "runs": self.state.recent_runs(10),
+            "sources": self._sources_status(),
         }
+
+    def _sources_status(self) -> list[dict[str, Any]]:
+        """Each source of rat.toml with its last pull: the URL as configured without its query,
+        never a resolved value."""
+        last = self.state.last_pulls()
+        keys = ("started_at", "finished_at", "status", "records", "pages", "file", "error")
+        out: list[dict[str, Any]] = []
+        for name, source in self.ws.settings.sources.items():
+            pull = last.get(name)
+            out.append(
+                {
+                    "name": name,
+                    "type": source.type,
+                    "url": source.display_url,
+                    "table": source.table,
+                    "every": source.every_text,
+                    "last_pull": None if pull is None else {k: pull[k] for k in keys},
+                }
+            )
+        return out
 
     def signature(self) -> tuple:
         """Cheap to compute, and different whenever status() could be: table versions (from the

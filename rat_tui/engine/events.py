@@ -87,6 +87,27 @@ class RunFinished(Event):
     seconds: float
 
 
+@dataclass(frozen=True)
+class SourcePulled(Event):
+    """A source's pull finished: its records are in `file` (under landing/), or there were none."""
+
+    source: str
+    table: str
+    records: int
+    pages: int
+    file: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SourceFailed(Event):
+    """A source's pull failed; nothing of it was written. `error` never holds a secret."""
+
+    source: str
+    error: str
+    seconds: float
+
+
 Listener = Callable[[Event], None]
 
 

@@ -1,4 +1,4 @@
-"""Engine state in `.rat/state.sqlite` (WAL): runs, model builds, the ingested-file ledger."""
+"""Engine state in `.rat/state.sqlite` (WAL): runs, model builds, the ingested-file ledger, source pulls."""
 
 from __future__ import annotations
 
@@ -90,6 +90,19 @@ CREATE TABLE IF NOT EXISTS queries (
     seconds REAL NOT NULL,
     error TEXT
 );
+CREATE TABLE IF NOT EXISTS source_pulls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,           -- [sources.<name>] in rat.toml
+    run_id TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    status TEXT NOT NULL,           -- ok | empty | failed
+    records INTEGER NOT NULL,
+    pages INTEGER NOT NULL,
+    file TEXT,                      -- the landing file written, relative to landing/
+    error TEXT                      -- redacted: never a secret, a resolved URL, header or body
+);
+CREATE INDEX IF NOT EXISTS source_pulls_source ON source_pulls (source, id);
 CREATE TABLE IF NOT EXISTS seen_files (
     path TEXT PRIMARY KEY,          -- relative to landing/; a file whose size and mtime match is not hashed again
     size INTEGER NOT NULL,
@@ -284,6 +297,32 @@ class State:
     def request(self, request_id: int) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
         return dict(row) if row else None
+
+    # Pulls of sources (rat.toml's [sources]): what each did, never what it sent.
+    def record_pull(
+        self,
+        source: str,
+        run_id: str | None,
+        started_at: str,
+        status: str,
+        records: int,
+        pages: int,
+        file: str | None,
+        error: str | None = None,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO source_pulls (source, run_id, started_at, finished_at, status, records, pages, file, error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (source, run_id, started_at, now_iso(), status, records, pages, file, error),
+        )
+
+    def last_pulls(self) -> dict[str, dict[str, Any]]:
+        """The newest pull of each source."""
+        rows = self.db.execute(
+            "SELECT p.* FROM source_pulls p JOIN (SELECT source, max(id) AS id FROM source_pulls GROUP BY source)"
+            " USING (source, id)"
+        ).fetchall()
+        return {r["source"]: dict(r) for r in rows}
 
     # The workbench's query history.
     def record_query(self, sql: str, rows: int | None, seconds: float, error: str | None) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rat_tui.engine.errors import RatError, WorkspaceError
 from rat_tui.engine.events import Event
 from rat_tui.engine.ingest import is_pending_name, scan_landing
+from rat_tui.engine.sources import due_sources
 
 if TYPE_CHECKING:
     from rat_tui.engine.engine import Engine
@@ -194,15 +195,27 @@ class Watcher:
         )
         if held:
             return min(wait, BATCH_SECONDS)
-        if ready or not self._first_run_done or dirty & {"models", "config"}:
-            self._run(files=ready)
+        # Sources of rat.toml are pulled when their `every` is due (all of them on start, unless
+        # pulled within it before); the wake-up is no later than the next one falls due.
+        due, until_due = due_sources(self.ws, self.engine.state)
+        if ready or due or not self._first_run_done or dirty & {"models", "config"}:
+            self._run(files=ready, sources=due)
             self._first_run_done = True
             self._ready_since = None
-        return wait
+            due, until_due = due_sources(self.ws, self.engine.state)
+            if due:  # a pull that took longer than its `every`: again soon, not at once
+                until_due = min(until_due, 1.0)
+        return min(wait, max(until_due, 0.05))
 
-    def _run(self, files: set[str] | None, selectors: list[str] | None = None, full_refresh: bool = False) -> Any:
+    def _run(
+        self,
+        files: set[str] | None,
+        selectors: list[str] | None = None,
+        full_refresh: bool = False,
+        sources: list[str] | None = None,
+    ) -> Any:
         try:
-            report = self.engine.run(selectors, full_refresh=full_refresh, files=files)
+            report = self.engine.run(selectors, full_refresh=full_refresh, files=files, sources=sources or [])
         except RatError as exc:
             self.engine.events.emit(SettingsError(str(exc)))
             return None
@@ -222,7 +235,8 @@ class Watcher:
             except BaseException as exc:
                 state.finish_request(request["id"], "failed", None, f"the run was interrupted ({type(exc).__name__})")
                 raise
-            message = "; ".join(f"{m}: {e}" for m, e in report.failed.items()) or None
+            failures = {**report.failed, **{f"source {n}": e for n, e in report.sources_failed.items()}}
+            message = "; ".join(f"{m}: {e}" for m, e in failures.items()) or None
             state.finish_request(request["id"], report.status, report.run_id, message)
             self.engine.events.emit(RequestDone(request["id"], report.status, report.run_id))
 

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from rat_tui.engine.errors import LockedError, WorkspaceError
+from rat_tui.engine.sources import HttpSource, parse_sources
 
 CONFIG_NAME = "rat.toml"
 LAYERS = ("bronze", "silver", "gold")
@@ -38,6 +39,7 @@ class Settings:
     watch_polling: bool = False
     settle_seconds: float = 0.3
     fetch_limit: int = 100_000  # rows the workbench's grid holds at most (the count goes on past it)
+    sources: dict[str, HttpSource] = field(default_factory=dict)  # [sources.<name>], placeholders unresolved
     raw: dict = field(default_factory=dict)
 
 
@@ -89,6 +91,7 @@ def load_settings(root: Path) -> Settings:
     fetch_limit = bench.get("fetch_limit", 100_000)
     if not isinstance(fetch_limit, int) or isinstance(fetch_limit, bool) or not 1 <= fetch_limit <= 100_000_000:
         raise bad("workbench.fetch_limit", f"must be a number of rows from 1 to 100,000,000, not {fetch_limit!r}")
+    sources = parse_sources(raw.get("sources"), bad)
     return Settings(
         name=name,
         memory_limit=memory.replace(" ", ""),
@@ -96,6 +99,7 @@ def load_settings(root: Path) -> Settings:
         watch_polling=polling,
         settle_seconds=float(settle),
         fetch_limit=fetch_limit,
+        sources=sources,
         raw=raw,
     )
 
