@@ -279,9 +279,10 @@ def _hand_to_watcher(engine: Any, args: argparse.Namespace, timeout: float = 360
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = engine.state.request(request)
-        if row and row["status"] == "pending" and pid is not None and not _alive(pid):
-            engine.state.finish_request(request, "failed", None, "the watcher stopped before doing it")
-            _err(f"error: `rat watch` (pid {pid}) stopped before doing the run; run `rat run` again")
+        if row and row["status"] in ("pending", "running") and pid is not None and not _alive(pid):
+            doing = "finishing" if row["status"] == "running" else "doing"
+            engine.state.finish_request(request, "failed", None, f"the watcher stopped before {doing} it")
+            _err(f"error: `rat watch` (pid {pid}) stopped before {doing} the run; run `rat run` again")
             return EXIT_FAILED
         if row and row["status"] not in ("pending", "running"):
             if row["status"] == "failed":

@@ -78,6 +78,7 @@ class Engine:
         lock.acquire()
         self._lock_held = True
         try:
+            self.state.settle_interrupted()  # what a killed writer left running
             yield
         finally:
             self._lock_held = False
@@ -89,6 +90,7 @@ class Engine:
             yield
         else:
             with WriterLock(self.ws):
+                self.state.settle_interrupted()  # what a killed writer left running
                 yield
 
     def run(

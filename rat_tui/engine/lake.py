@@ -37,7 +37,9 @@ class TableInfo:
 
 
 def is_table(path: Path) -> bool:
-    return (path / "_delta_log").is_dir()
+    """A committed version exists: a `_delta_log/` holding only a temporary entry is what a process
+    killed inside a table's first commit leaves, and no Delta reader can open it."""
+    return latest_version(path) is not None
 
 
 def list_tables(ws: Workspace) -> list[str]:

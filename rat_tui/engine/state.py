@@ -154,6 +154,20 @@ class State:
         sets = "finished_at = ?, status = ?" + (", " + cols if cols else "")
         self.db.execute(f"UPDATE runs SET {sets} WHERE run_id = ?", (now_iso(), status, *counts.values(), run_id))
 
+    def settle_interrupted(self) -> None:
+        """Runs and served requests still marked running were a dead process's: mark them failed.
+        Only the holder of the writer lock runs, so call this right after taking it."""
+        error = "interrupted: the process ended before the run finished"
+        with self.transaction():
+            self.db.execute(
+                "UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE status = 'running'",
+                (now_iso(), error),
+            )
+            self.db.execute(
+                "UPDATE requests SET status = 'failed', finished_at = ?, message = ? WHERE status = 'running'",
+                (now_iso(), error),
+            )
+
     def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT ?", (limit,)).fetchall()
         return [dict(r) for r in rows]
