@@ -144,6 +144,18 @@ def _err(message: str) -> None:
     sys.stderr.flush()
 
 
+def _explain(exc: BaseException, args: argparse.Namespace) -> str | None:
+    """One line for an error of the machine rather than of rat, naming where and what to do."""
+    from rat_tui.engine.errors import explain
+    from rat_tui.engine.workspace import Workspace
+
+    try:
+        ws = Workspace.find(_workspace_arg(args))
+    except Exception:
+        return explain(exc, None)
+    return explain(exc, ws.root, ws.settings.state_timeout)
+
+
 def _workspace_arg(args: argparse.Namespace) -> Path | None:
     value = getattr(args, "workspace", None)
     return Path(value) if value else None
@@ -173,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
+        message = _explain(exc, args)  # the machine's fault (a full disk, a locked state database)?
+        if message is not None:
+            _err(f"error: {message}")
+            return EXIT_FAILED
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         _err(f"internal error: {type(exc).__name__}: {first}; run again with --debug for the traceback")
         return EXIT_FAILED
@@ -225,14 +241,15 @@ def _engine(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rat_tui.engine.errors import LockedError
-    from rat_tui.engine.events import RunFinished
+    from rat_tui.engine.events import FileUnreadable, RunFinished
     from rat_tui.engine.workspace import WriterLock
-    from rat_tui.output import describe_event
+    from rat_tui.output import describe_event, unreadable_line
 
     engine = _engine(args)
 
     def narrate(event: Any) -> None:
-        line = None if isinstance(event, RunFinished) else describe_event(event)  # summed up below
+        # The run's end and unreadable files are summed up below, the latter as its error line.
+        line = None if isinstance(event, (RunFinished, FileUnreadable)) else describe_event(event)
         if line:
             sys.stderr.write(line + "\n")
 
@@ -255,6 +272,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         parts.insert(1, f"{len(report.sources_failed)} source{'s' if len(report.sources_failed) != 1 else ''} failed")
     if report.quarantined:
         parts.append(f"{len(report.quarantined)} quarantined (see .rat/quarantine/)")
+    if report.unreadable:
+        parts.append(f"{len(report.unreadable)} unreadable")
     parts.append(f"{len(report.built)} model{'s' if len(report.built) != 1 else ''} built")
     if report.up_to_date:
         parts.append(f"{len(report.up_to_date)} up to date")
@@ -264,6 +283,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         parts.append(f"{len(report.skipped)} skipped")
     verdict = "FAILED" if report.status == "failed" else "ok"
     _err(f"run {report.run_id} {verdict}: {', '.join(parts)} ({report.seconds:.2f}s)")
+    if report.unreadable:
+        path, reason = report.unreadable[0]
+        more = len(report.unreadable) - 1
+        others = f" (and {more} more file{'s' if more != 1 else ''} like it)" if more else ""
+        _err(f"error: {unreadable_line(path, reason)}{others}, then run again: it waits in landing/")
     return EXIT_FAILED if report.status == "failed" else EXIT_OK
 
 

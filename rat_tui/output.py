@@ -51,6 +51,16 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
+def unreadable_line(path: str, reason: str) -> str:
+    """What to say about a landing file rat may not read."""
+    import os
+
+    return (
+        f"landing/{path} cannot be read ({reason}); make it readable by the user running rat "
+        f"(uid {os.geteuid()}, e.g. chmod a+r)"
+    )
+
+
 def describe_event(event: ev.Event) -> str | None:
     """One line for stderr per engine event worth narrating."""
     from rat_tui.engine import watch
@@ -93,6 +103,8 @@ def describe_event(event: ev.Event) -> str | None:
             f"quarantined landing/{event.path} -> {event.moved_to}: {event.reason}; "
             "fix the file and drop it into landing/ again"
         )
+    if isinstance(event, ev.FileUnreadable):
+        return unreadable_line(event.path, event.reason) + ": it waits in landing/ and lands once rat can read it"
     if isinstance(event, ev.FileSkipped):
         return f"skipped landing/{event.path}: the same bytes are already in {event.table}"
     if isinstance(event, ev.ModelFinished):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ class RunReport:
     status: str  # ok | failed | noop
     ingested: list[str] = field(default_factory=list)
     quarantined: list[tuple[str, str]] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): rat may not read them
     built: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -56,7 +58,7 @@ class Engine:
     @property
     def state(self) -> State:
         if self._state is None:
-            self._state = State(self.ws.state_db)
+            self._state = State(self.ws.state_db, timeout=self.ws.settings.state_timeout)
         return self._state
 
     def close(self) -> None:
@@ -128,6 +130,7 @@ class Engine:
                 ingest = Ingestor(self.ws, self.state, self.events).run(run_id, only=only)
                 report.ingested = [f.rel for f in ingest.ingested]
                 report.quarantined = [(f.rel, why) for f, why in ingest.quarantined]
+                report.unreadable = [(f.rel, why) for f, why in ingest.unreadable]
                 graph = plan(self.ws, models, self._bronze_tables())
                 chosen = select(graph, list(selectors or []))
                 built = builder.run(graph, chosen, run_id, force=full_refresh)
@@ -135,16 +138,19 @@ class Engine:
                 report.skipped, report.up_to_date = built.skipped, built.up_to_date
                 report.incremental, report.checks = built.incremental, built.checks
             except BaseException as exc:
-                self.state.finish_run(
-                    run_id, "failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                )
+                # With the state database locked or its disk full this fails too; the run's error is
+                # the first one, and the next writer marks this run failed (settle_interrupted).
+                with contextlib.suppress(Exception):
+                    self.state.finish_run(
+                        run_id, "failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    )
                 raise
             finally:
                 self._builder = None
                 builder.close()
             did_work = report.ingested or report.quarantined or report.built or report.failed
             # A quarantined file is bad input: the run says so with its exit code, like a failed model.
-            failed = report.failed or report.quarantined or report.sources_failed
+            failed = report.failed or report.quarantined or report.sources_failed or report.unreadable
             report.status = "failed" if failed else ("ok" if did_work else "noop")
             report.seconds = time.perf_counter() - started
             self.state.finish_run(

@@ -1,5 +1,9 @@
 """Errors the engine raises for a user to read: one sentence, what/where/what to do."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
 
 class RatError(Exception):
     """An error caused by the user's input or workspace, shown as one line without a traceback."""
@@ -19,3 +23,106 @@ class QueryError(RatError):
 
 class LockedError(RatError):
     """Another process holds the workspace's writer lock."""
+
+
+class StorageError(RatError):
+    """The machine refused a read or a write (a full disk, a read-only mount, no permission, a
+    locked state database). Nothing half-written was published; the files wait in landing/."""
+
+
+# (errno, words of libraries that do not keep the errno, what happened, what to do about it)
+_FAULTS = (
+    (
+        28,
+        ("no space left on device", "os error 28", "database or disk is full"),
+        "no space left on the device",
+        "free some space on it",
+    ),
+    (122, ("disk quota exceeded", "os error 122"), "the disk quota is exceeded", "free some space or raise the quota"),
+    (
+        30,
+        ("read-only file system", "os error 30", "readonly database"),
+        "the file system is read-only",
+        "make it writable (remount it read-write)",
+    ),
+    (13, ("permission denied", "os error 13"), "permission denied", "give the user running rat write access to it"),
+)
+
+
+def storage_fault(exc: BaseException) -> tuple[str, str] | None:
+    """(what happened, what to do) when `exc`, or an error it came from, is the disk refusing a write."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = current.errno if isinstance(current, OSError) else None
+        text = str(current).lower()
+        for number, words, what, todo in _FAULTS:
+            if code == number or any(w in text for w in words):
+                return what, todo
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def fault_path(exc: BaseException) -> str | None:
+    """The file an OSError in `exc`'s chain names, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.filename:
+            return str(current.filename)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def explain(exc: BaseException, root: Path | None, state_timeout: float | None = None) -> str | None:
+    """One line for an error of the machine rather than of rat (the state database locked or not
+    writable, a disk full or read-only), naming where and what to do; None for anything else."""
+    import sqlite3
+
+    def where(path: str | Path) -> str:
+        p = Path(path)
+        if root is not None and p.is_absolute() and p.is_relative_to(root):
+            parts = p.relative_to(root).parts
+            return "/".join(parts[:3] if parts[:1] == ("lake",) else parts)  # lake/<layer>/<table>
+        return str(p)
+
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    state = next((e for e in chain if isinstance(e, sqlite3.Error)), None)
+    if state is not None:
+        db = where(root / ".rat" / "state.sqlite") if root is not None else ".rat/state.sqlite"
+        text = str(state).lower()
+        if "locked" in text or "busy" in text:
+            waited = f"rat waited {state_timeout:g}s for it" if state_timeout is not None else "rat waited for it"
+            return (
+                f"{db} is locked by another process ({waited}: `state_timeout` in rat.toml); "
+                f"let that process finish or stop it (`fuser {db}` names it), then run again"
+            )
+        fault = storage_fault(state)
+        if fault is None and "disk i/o error" in text and root is not None and _free_bytes(root / ".rat") < 1 << 20:
+            fault = _FAULTS[0][2], _FAULTS[0][3]  # SQLite reports a full disk under WAL as an I/O error
+        if fault is not None:
+            return f"cannot write {db}: {fault[0]}; {fault[1]}, then run again"
+        if "disk i/o error" in text:
+            return f"cannot write {db}: disk I/O error; check the disk (dmesg, df), then run again"
+        return None
+    fault = storage_fault(exc)
+    path = fault_path(exc)
+    if fault is None or path is None:
+        return None
+    return f"cannot write {where(path)}: {fault[0]}; {fault[1]}, then run again (nothing half-written was published)"
+
+
+def _free_bytes(path: Path) -> int:
+    import os
+
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 1 << 62
+    return st.f_bavail * st.f_frsize

@@ -33,6 +33,15 @@ class FileQuarantined(Event):
 
 
 @dataclass(frozen=True)
+class FileUnreadable(Event):
+    """A landing file rat may not read (permissions): it stays in landing/ and is tried again."""
+
+    path: str
+    table: str
+    reason: str  # "permission denied"
+
+
+@dataclass(frozen=True)
 class TableIngested(Event):
     table: str
     files: int

@@ -8,6 +8,7 @@ table go into one commit; a large file is streamed into a commit of its own so m
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import io
@@ -26,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
-from rat_tui.engine.events import EventBus, FileQuarantined, FileSkipped, Progress, TableIngested
+from rat_tui.engine.errors import StorageError, fault_path, storage_fault
+from rat_tui.engine.events import EventBus, FileQuarantined, FileSkipped, FileUnreadable, Progress, TableIngested
 from rat_tui.engine.state import State
 from rat_tui.engine.workspace import Workspace
 
@@ -71,6 +73,7 @@ class IngestResult:
     quarantined: list[tuple[LandingFile, str]] = field(default_factory=list)
     skipped: list[LandingFile] = field(default_factory=list)
     tables: dict[str, int] = field(default_factory=dict)  # table -> new version
+    unreadable: list[tuple[LandingFile, str]] = field(default_factory=list)  # left in landing/, retried next run
 
 
 def table_name_for(stem: str) -> str:
@@ -622,6 +625,20 @@ def _with_lineage(frame: Any, rel: str, batch_id: str, at: datetime) -> Any:
 # The run's ingest step.
 
 
+def _state_error(exc: BaseException) -> bool:
+    """Whether `exc` came from the state database (SQLite), rather than from writing the lake."""
+    import sqlite3
+
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        if isinstance(current, sqlite3.Error):
+            return True
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _is_lazy(frame: Any) -> bool:
     import polars as pl
 
@@ -635,23 +652,43 @@ class Ingestor:
         self.ws = ws
         self.state = state
         self.bus = bus
+        # Files rat may not read (permissions): they stay in landing/, the run says so and fails,
+        # and the next run tries them again. Not quarantined: nothing is wrong with their content.
+        self.unreadable: list[tuple[LandingFile, str]] = []
+
+    def _unreadable(self, f: LandingFile, exc: OSError) -> None:
+        reason = (exc.strerror or _first_line(exc)).lower()
+        self.unreadable.append((f, reason))
+        self.bus.emit(FileUnreadable(f.rel, f.table, reason))
 
     def pending(self, only: set[str] | None = None) -> list[LandingFile]:
         """Landing files not yet in the ledger (hashing only files new or changed since last seen);
-        with `only`, just those of these paths under landing/."""
+        with `only`, just those of these paths under landing/. Files that cannot be opened go to
+        `self.unreadable` instead."""
         out = []
+        self.unreadable = []
         for f in scan_landing(self.ws):
             if only is not None and f.rel not in only:
                 continue
             digest = self.state.known_hash(f.rel, f.size, f.mtime_ns)
             if digest is None and f.size >= STREAM_BYTES and not _file_kind(f.path.name)[1]:
+                try:
+                    open(f.path, "rb").close()  # only whether it opens
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    self._unreadable(f, exc)
+                    continue
                 out.append(f)  # hashed while it streams into bronze: see _ingest_large
                 continue
             if digest is None:
                 try:
                     digest = file_digest(f.path)
-                except OSError:
-                    continue  # vanished or unreadable right now; the next scan sees it again
+                except FileNotFoundError:
+                    continue  # vanished since the scan
+                except OSError as exc:
+                    self._unreadable(f, exc)
+                    continue
                 self.state.remember_hash(f.rel, f.size, f.mtime_ns, digest)
                 f.digest = digest
                 if self.state.ledger_has(f.table, digest):
@@ -696,9 +733,19 @@ class Ingestor:
             by_table.setdefault(f.table, []).append(f)
         total = sum(f.size for files in by_table.values() for f in files)
         done = 0
+        result.unreadable = list(self.unreadable)
         for table, files in by_table.items():
             self.bus.emit(Progress("ingest", done, total, table))
-            self._ingest_table(table, files, run_id, result)
+            try:
+                self._ingest_table(table, files, run_id, result)
+            except Exception as exc:
+                # The disk refused a write (full, read-only): say where, and stop the run. The table
+                # keeps its last version and the files wait in landing/ for the next run. (Errors of
+                # the state database are the command line's to explain: they happen anywhere.)
+                error = self._storage_error(table, exc)
+                if error is None:
+                    raise
+                raise error from exc
             done += sum(f.size for f in files)
         if total:
             self.bus.emit(Progress("ingest", total, total))
@@ -795,10 +842,18 @@ class Ingestor:
             schema = pl.DataFrame(schema=target).to_arrow().schema
             mode = "overwrite" if widened else "append"
             version = lake.publish(path, [out], schema, mode, run_id, f"ingest {batch_id}")
-        except BaseException:
+        except BaseException as exc:
             out.unlink(missing_ok=True)
-            self.state.db.execute("DELETE FROM ingested_files WHERE batch_id = ? AND status = 'pending'", (batch_id,))
-            raise
+            # On a full disk or a locked state database this delete fails too: then the next run's
+            # recover() forgets the pending rows (their batch is in no commit). The first error stands.
+            with contextlib.suppress(Exception):
+                self.state.db.execute(
+                    "DELETE FROM ingested_files WHERE batch_id = ? AND status = 'pending'", (batch_id,)
+                )
+            error = self._storage_error(table, exc)
+            if error is None:
+                raise
+            raise error from exc
         self.state.record_files(
             [
                 (table, f.digest, f.rel, f.size, f.mtime_ns, "ingested", batch_id, rows_per_file[f.rel], None, run_id)
@@ -809,6 +864,24 @@ class Ingestor:
         result.tables[table] = version
         rows = sum(rows_per_file.values())
         self.bus.emit(TableIngested(table, len(frames), rows, version, time.perf_counter() - started))
+
+    def _storage_error(self, table: str, exc: BaseException) -> StorageError | None:
+        """A one-line error when the disk refused a write for `table` (full, read-only), naming the
+        table's folder (polars and delta-rs do not always name the file). Errors of the state
+        database are left to the command line: they happen anywhere, not only here."""
+        if not isinstance(exc, Exception) or isinstance(exc, StorageError) or _state_error(exc):
+            return None
+        fault = storage_fault(exc)
+        if fault is None:
+            return None
+        folder = self.ws.table_path(table)
+        path = fault_path(exc)
+        where = folder if path is None or Path(path).is_relative_to(folder) else Path(path)
+        shown = where.relative_to(self.ws.root).as_posix() if where.is_relative_to(self.ws.root) else str(where)
+        return StorageError(
+            f"cannot write {shown} (ingesting into {table}): {fault[0]}; {fault[1]}, then run again "
+            "(nothing half-written was published; the files wait in landing/)"
+        )
 
     def _quarantine(self, f: LandingFile, reason: str, run_id: str, result: IngestResult) -> None:
         reason = " ".join(reason.split("\n")).strip()  # one line in the reason file and the log

@@ -131,9 +131,12 @@ def new_run_id() -> str:
 class State:
     """A connection to state.sqlite; each process opens its own."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        # How long a statement waits while another process holds the database locked (a backup,
+        # a sqlite3 shell) before it fails with "database is locked": `state_timeout` in rat.toml.
+        self.timeout = timeout
+        self.db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -350,20 +353,24 @@ class State:
         return [dict(r) for r in rows]
 
     def transaction(self) -> _Tx:
-        return _Tx(self.db)
+        return _Tx(self.db, self.timeout)
 
 
 class _Tx:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, timeout: float) -> None:
         self.db = db
+        self.timeout = timeout
 
     def __enter__(self) -> None:
-        for attempt in range(50):
+        # BEGIN IMMEDIATE waits up to the connection's timeout itself; retry only within that
+        # same bound (a lock held longer fails once, after `timeout`, not 50 times over).
+        deadline = time.monotonic() + self.timeout
+        while True:
             try:
                 self.db.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == 49:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.1)
 

@@ -79,6 +79,9 @@ class Watcher:
         # (path, size, mtime_ns) of landing files the ledger already has: the rescan every 2 s
         # stats them but does not ask the state database about them again.
         self._done: set[tuple[str, int, int]] = set()
+        # Landing files rat may not read (permissions), with (size, mtime_ns) then: reported once,
+        # then tried again only once they open (a chmod changes neither) or change.
+        self._unreadable: dict[str, tuple[int, int]] = {}
         self.runs = 0
 
     # Called from watchdog's thread.
@@ -220,6 +223,8 @@ class Watcher:
             self.engine.events.emit(SettingsError(str(exc)))
             return None
         self.runs += 1
+        for rel, _ in report.unreadable:
+            self._unreadable[rel] = self._seen.get(rel, (-1, -1))
         return report
 
     def _serve_requests(self) -> None:
@@ -256,6 +261,12 @@ class Watcher:
         for f in scan_landing(self.ws):
             if (f.rel, f.size, f.mtime_ns) in self._done:
                 continue
+            if self._unreadable.get(f.rel) == (f.size, f.mtime_ns):
+                try:
+                    open(f.path, "rb").close()  # only whether it opens now
+                except OSError:
+                    continue
+                del self._unreadable[f.rel]
             digest = state.known_hash(f.rel, f.size, f.mtime_ns)
             if digest is not None and state.ledger_has(f.table, digest):
                 self._done.add((f.rel, f.size, f.mtime_ns))  # in bronze or quarantined: never asked again

@@ -39,6 +39,7 @@ class Settings:
     watch_polling: bool = False
     settle_seconds: float = 0.3
     fetch_limit: int = 100_000  # rows the workbench's grid holds at most (the count goes on past it)
+    state_timeout: float = 30.0  # seconds to wait for .rat/state.sqlite while another process holds it locked
     sources: dict[str, HttpSource] = field(default_factory=dict)  # [sources.<name>], placeholders unresolved
     raw: dict = field(default_factory=dict)
 
@@ -76,6 +77,9 @@ def load_settings(root: Path) -> Settings:
     threads = raw.get("threads")
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise bad("threads", f"must be a positive integer, not {threads!r}")
+    state_timeout = raw.get("state_timeout", 30)
+    if not isinstance(state_timeout, (int, float)) or isinstance(state_timeout, bool) or not 0 < state_timeout <= 3600:
+        raise bad("state_timeout", f"must be a number of seconds from 0 to 3600, not {state_timeout!r}")
     watch = raw.get("watch", {})
     if not isinstance(watch, dict):
         raise bad("watch", "must be a table: [watch]")
@@ -99,6 +103,7 @@ def load_settings(root: Path) -> Settings:
         watch_polling=polling,
         settle_seconds=float(settle),
         fetch_limit=fetch_limit,
+        state_timeout=float(state_timeout),
         sources=sources,
         raw=raw,
     )
