@@ -138,7 +138,18 @@ class State:
         self.timeout = timeout
         self.db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        # Turning the write-ahead log on needs the database to itself, and SQLite fails at once
+        # instead of waiting (no busy handler): processes creating a fresh workspace's state
+        # database together retry it, within the same timeout.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
 

@@ -251,6 +251,20 @@ class WriterLock:
         except (OSError, ValueError):
             return None, "run"
 
+    def _named_holder(self, timeout: float = 2.0) -> tuple[int | None, str]:
+        """The holder once the file names it: a process that has just taken the lock writes its pid
+        a moment later, so until then the file is empty or still names an earlier, gone holder."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, role = self.holder()
+            if pid is not None and _alive(pid):
+                return pid, role
+            if time.monotonic() >= deadline:
+                return pid, role
+            time.sleep(0.005)
+
     def acquire(self) -> None:
         import fcntl
 
@@ -260,7 +274,7 @@ class WriterLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            pid, role = self.holder()
+            pid, role = self._named_holder()
             what = "`rat watch`" if role == "watch" else "another rat process"
             raise LockedError(
                 f"{self.path}: {what} (pid {pid if pid is not None else 'unknown'}) is writing to this workspace; "
@@ -285,3 +299,13 @@ class WriterLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
