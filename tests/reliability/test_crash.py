@@ -29,6 +29,7 @@ runs N seeded trials per scenario and phase instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -364,7 +365,10 @@ class Rat:
         self.lines: list[str] = []
         self._timer: threading.Timer | None = None
         self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        # A session of its own: `end()` kills what is left of it, strace's tracee included.
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+        )
         self._seen: Counter[tuple[str, str]] = Counter()
         self.started = threading.Event()  # `rat watch` is watching
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -402,11 +406,16 @@ class Rat:
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self._sigkill()
-            self.proc.wait(10)
+            self.end()
             raise AssertionError(f"rat did not end within {timeout}s; stderr:\n" + "\n".join(self.lines)) from None
         self._reader.join(10)
         return rc
+
+    def end(self) -> None:
+        """Kill whatever is left of this process's group (after a trial that failed half-way)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
 
     def landed(self) -> str:
         """The phase the process was in when it died: its last marker."""
@@ -650,35 +659,39 @@ def test_kill_9_leaves_whole_versions_and_the_next_run_recovers(lab: Lab, trial:
     else:
         ref = expected = lab.refs[trial.scenario]  # a streamed lake holds what a fresh one does
     kill = choose_kill(rng, ref, trial.phase, lab.strace, trial.variant)
-    requester = None
-    if trial.command == "run":
-        if trial.scenario == "update":
-            drop(root, lab.export)
-        rat = Rat(["run", "-w", str(root)], kill, root, ref.env)
-    else:
-        rat = Rat(["watch", "-w", str(root)], kill, root, ref.env)
-        assert rat.started.wait(30), "\n".join(rat.lines)
-        if trial.scenario == "update":
-            drop(root, lab.export)
-        if trial.command == "handoff":
-            requester = subprocess.Popen(
-                [RAT, "run", "-w", str(root), "--full-refresh"], stderr=subprocess.PIPE, text=True
-            )
-    rc = rat.wait()
-    landed = rat.landed()
-    lab.landed.append((trial.id, f"{kill.how} {kill.phase} {kill.table}#{kill.occurrence}", landed))
-    detail = f"kill {kill} landed in {landed}; stderr:\n" + "\n".join(rat.lines[-12:])
-    assert killed(rc), f"rat was not killed (exit {rc}): {detail}"
-    assert landed in PHASES, detail
-    if requester is not None:
-        try:
-            _, err = requester.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
+    requester: subprocess.Popen[str] | None = None
+    if trial.command == "run" and trial.scenario == "update":
+        drop(root, lab.export)
+    rat = Rat([trial.command if trial.command == "run" else "watch", "-w", str(root)], kill, root, ref.env)
+    try:
+        if trial.command != "run":  # the watcher first, then the export dropped while it watches
+            assert rat.started.wait(30), "\n".join(rat.lines)
+            if trial.scenario == "update":
+                drop(root, lab.export)
+            if trial.command == "handoff":
+                requester = subprocess.Popen(
+                    [RAT, "run", "-w", str(root), "--full-refresh"], stderr=subprocess.PIPE, text=True
+                )
+        rc = rat.wait()
+        landed = rat.landed()
+        lab.landed.append((trial.id, f"{kill.how} {kill.phase} {kill.table}#{kill.occurrence}", landed))
+        detail = f"kill {kill} landed in {landed}; stderr:\n" + "\n".join(rat.lines[-12:])
+        assert killed(rc), f"rat was not killed (exit {rc}): {detail}"
+        assert landed in PHASES, detail
+        if requester is not None:
+            try:
+                _, err = requester.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(
+                    "`rat run` kept waiting for the run it handed to a watcher that was killed"
+                ) from None
+            assert requester.returncode != 0 and "Traceback" not in err, err
+            assert "stopped" in err, err
+    finally:
+        rat.end()
+        if requester is not None and requester.poll() is None:
             requester.kill()
             requester.communicate()
-            raise AssertionError("`rat run` kept waiting for the run it handed to a watcher that was killed") from None
-        assert requester.returncode != 0 and "Traceback" not in err, err
-        assert "stopped" in err, err
     check_consistent(lab, root, ref, files)
     check_recovers(lab, root, expected, files, None if kill.strace else rat.proc.pid)
     shutil.rmtree(root, ignore_errors=True)
