@@ -98,6 +98,7 @@ class Tmux:
         self.socket = f"ratbench-{os.getpid()}"
         self.env = env  # what every pane's command runs under (set with `env`, so exec keeps the pid)
         self.capture_seconds: list[float] = []
+        self.socket_path = ""
 
     def __call__(self, *args: str, check: bool = True) -> str:
         done = subprocess.run(
@@ -130,6 +131,8 @@ class Tmux:
             "remain-on-exit",
             "on",
         )
+        if not self.socket_path:
+            self.socket_path = self("display-message", "-p", "-t", name, "#{socket_path}").strip()
 
     def capture(self, name: str) -> str:
         started = time.perf_counter()
@@ -178,6 +181,8 @@ class Tmux:
 
     def kill_server(self) -> None:
         self("kill-server", check=False)
+        if self.socket_path:  # the server leaves it behind when it exits with its last session
+            Path(self.socket_path).unlink(missing_ok=True)
 
 
 def memory(pid: int) -> dict[str, float]:
