@@ -295,7 +295,7 @@ def _hand_to_watcher(engine: Any, args: argparse.Namespace, timeout: float = 360
     """Ask the `rat watch` holding the lock to do this run, and report how it went."""
     import time
 
-    from rat_tui.engine.workspace import WriterLock
+    from rat_tui.engine.workspace import WriterLock, pid_alive
 
     pid = WriterLock(engine.ws).holder()[0]
     request = engine.state.add_request(args.selectors, args.full_refresh, os.getpid())
@@ -303,7 +303,7 @@ def _hand_to_watcher(engine: Any, args: argparse.Namespace, timeout: float = 360
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = engine.state.request(request)
-        if row and row["status"] in ("pending", "running") and pid is not None and not _alive(pid):
+        if row and row["status"] in ("pending", "running") and pid is not None and not pid_alive(pid):
             doing = "finishing" if row["status"] == "running" else "doing"
             engine.state.finish_request(request, "failed", None, f"the watcher stopped before {doing} it")
             _err(f"error: `rat watch` (pid {pid}) stopped before {doing} the run; run `rat run` again")
@@ -317,16 +317,6 @@ def _hand_to_watcher(engine: Any, args: argparse.Namespace, timeout: float = 360
         time.sleep(0.1)
     _err(f"error: the watcher did not finish request {request} within {timeout:.0f}s; see `rat status`")
     return EXIT_FAILED
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

@@ -12,21 +12,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RAT, query, run_rat, write
+from conftest import RAT, query, run_rat, wait_until, write
 from deltalake import DeltaTable
 
 from rat_tui.engine import Engine
 from rat_tui.engine.events import Event, ModelFinished, TableIngested
 from rat_tui.engine.watch import Watcher
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
 
 
 class Running:

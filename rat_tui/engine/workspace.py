@@ -259,7 +259,7 @@ class WriterLock:
         deadline = time.monotonic() + timeout
         while True:
             pid, role = self.holder()
-            if pid is not None and _alive(pid):
+            if pid is not None and pid_alive(pid):
                 return pid, role
             if time.monotonic() >= deadline:
                 return pid, role
@@ -301,7 +301,8 @@ class WriterLock:
         self.release()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -27,22 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RAT, write
+from conftest import RAT, wait_until, write
 from deltalake import DeltaTable
 
 SOAK = os.environ.get("RAT_SOAK", "") not in ("", "0")
 FLOOD = 20_000 if SOAK else 5_000
 FLOOD_BUDGET_SECONDS = 240 if SOAK else 90  # 5,000 files took ~15 s here; CI has 2 shared cores
 SETTLE = 0.3  # the default settle_seconds the workspace keeps
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
 class Watch:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RAT, run_rat, write
+from conftest import wait_until as _wait_until
 from deltalake import DeltaTable
 
 from rat_tui.engine import lake
@@ -45,16 +46,14 @@ while time.time() < at:
     time.sleep(0.0005)
 sys.exit(main(sys.argv[2:]))
 """
-FILES = {"orders/a.csv": 40, "orders/b.csv": 30, "orders/c.csv": 20, "customers.csv": 10}
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+    """conftest's, with a longer default: these trials start several processes at once."""
+    _wait_until(predicate, timeout, what)
+
+
+FILES = {"orders/a.csv": 40, "orders/b.csv": 30, "orders/c.csv": 20, "customers.csv": 10}
 
 
 def rows_csv(prefix: str, n: int) -> str:
