@@ -42,7 +42,7 @@ async def settle(pilot) -> None:
     tree = app.query_one(LakeTree)
     built = min(datetime.fromisoformat(t["built_at"]).timestamp() for t in tree.tables.values() if t.get("built_at"))
     tree.clock = lambda: built + 90  # every table reads "1m" old, whenever the test runs
-    tree.refresh_ages()
+    tree.update_tables(list(tree.tables.values()), tree.columns)  # rebuilt: widths from these labels
     for editor in app.query(SqlEditor):
         editor.cursor_blink = False  # a blinking cursor would make two pictures differ
     panel = app.query_one(PipelinePanel)

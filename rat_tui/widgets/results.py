@@ -66,14 +66,15 @@ class ResultsView(Vertical):
 
     def _update_title(self) -> None:
         shown = self.rows
+        took = f"{self.seconds * 1000:,.0f} ms"
         if self.total is None:
-            what = f"showing the first {shown:,} rows (counting the rest…)"
+            what = f"showing the first {shown:,} rows · {took} · counting the rest…"
         elif self.total > shown:
-            what = f"showing {shown:,} of {self.total:,} rows"
+            what = f"showing {shown:,} of {self.total:,} rows · {took}"
         else:
-            what = f"{shown:,} rows"
+            what = f"{shown:,} rows · {took}"
         order = f" · sorted by {self.sorted_by[0]} {self.sorted_by[1]}" if self.sorted_by else ""
-        self.title.update(f"{what} · {self.seconds * 1000:,.0f} ms{order}")
+        self.title.update(what + order)
 
     def message(self, text: str) -> None:
         self.title.update(text)
