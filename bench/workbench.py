@@ -375,12 +375,11 @@ def duckdb_alone(root: Path, sql: str) -> tuple[float, float]:
     return first, counted
 
 
-# The results line: "showing the first 100,000 rows (counting the rest…) · 80 ms" as soon as the
+# The results line: "showing the first 100,000 rows · 80 ms · counting the rest…" as soon as the
 # grid has its rows, then "showing 100,000 of 10,000,000 rows · 690 ms" (or "N rows · N ms" for a
-# result under the fetch limit) once the rest is counted. Cut at the grid's width: at 120 columns
-# the first form loses its time.
+# result under the fetch limit) once the rest is counted.
 ROWS_RE = re.compile(r"[\d,]+ rows")
-COUNTED_RE = re.compile(r"(showing [\d,]+ of [\d,]+ rows|[\d,]+ rows ·)")
+COUNTED_RE = re.compile(r"(showing [\d,]+ of [\d,]+ rows|(?<![\w,])(?<!first )\d[\d,]* rows ·)")
 
 
 def last_query(root: Path) -> tuple[float, int]:
