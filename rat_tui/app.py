@@ -80,7 +80,8 @@ class LakeLoaded(Message):
 
 
 class QueryDone(Message):
-    def __init__(self, table: Any, seconds: float, total: int | None, painted: threading.Event) -> None:
+    def __init__(self, qid: int, table: Any, seconds: float, total: int | None, painted: threading.Event) -> None:
+        self.qid = qid
         self.table = table
         self.seconds = seconds
         self.total = total  # None: more rows than the grid holds, still being counted
@@ -89,14 +90,16 @@ class QueryDone(Message):
 
 
 class QueryCounted(Message):
-    def __init__(self, total: int, seconds: float) -> None:
-        self.total = total
+    def __init__(self, qid: int, total: int | None, seconds: float) -> None:
+        self.qid = qid
+        self.total = total  # None: counting was cancelled
         self.seconds = seconds
         super().__init__()
 
 
 class QueryFailed(Message):
-    def __init__(self, error: str) -> None:
+    def __init__(self, qid: int | None, error: str) -> None:
+        self.qid = qid  # None: not a query's (an export)
         self.error = error
         super().__init__()
 
@@ -158,7 +161,9 @@ class RatApp(App[None]):
 
         self.workspace = Workspace.find(workspace)
         self.watch_engine = watch
-        self._session: Any = None
+        self._sessions: dict[int, Any] = {}  # query id -> its session, while it runs or counts
+        self._cancelled: set[int] = set()
+        self._query_id = 0
         self._watcher: Any = None
         self._buffers_dirty = False
         self._lake_signature: tuple | None = None
@@ -424,10 +429,13 @@ class RatApp(App[None]):
             con.close()
         self.post_message(CatalogLoaded(keywords, functions))
 
-    @work(thread=True, exclusive=True, group="query", exit_on_error=False)
-    def run_query(self, sql: str) -> None:
+    @work(thread=True, group="query", exit_on_error=False)
+    def run_query(self, sql: str, qid: int) -> None:
         """Stream the result: the grid gets the first `fetch_limit` rows as soon as DuckDB yields
-        them; the rest are counted batch by batch and dropped, so memory stays bounded."""
+        them; the rest are counted batch by batch and dropped, so memory stays bounded.
+
+        Each query has its own session and id: a newer query interrupts this one, and what this
+        one posts afterwards is ignored (thread workers cannot be stopped from outside)."""
         import pyarrow as pa
 
         from rat_tui.engine.errors import RatError
@@ -437,10 +445,15 @@ class RatApp(App[None]):
         limit = self.workspace.settings.fetch_limit
         started = time.perf_counter()
         total: int | None = None
+        shown: int | None = None
         error: str | None = None
+        session = None
         try:
-            self._session = engine.query_session()
-            rel = self._session.sql(sql)
+            session = engine.query_session()
+            self._sessions[qid] = session
+            if self._stale(qid):
+                raise InterruptedError("cancelled")
+            rel = session.sql(sql)
             if rel is None:
                 error = "the statement returned no rows"
             else:
@@ -454,32 +467,41 @@ class RatApp(App[None]):
                         extra = batch.num_rows - take
                         break
                 table = pa.Table.from_batches(batches, schema=reader.schema)
+                shown = rows
                 if rows < limit:
                     total = rows
                 painted = threading.Event()
-                self.post_message(QueryDone(table, time.perf_counter() - started, total, painted))
+                self.post_message(QueryDone(qid, table, time.perf_counter() - started, total, painted))
                 if total is None:
                     # Past the fetch limit: count the rest without keeping it, once the grid is
                     # on screen (counting competes with its first paint for the CPU and the GIL).
                     painted.wait(2.0)
-                    extra += sum(b.num_rows for b in reader)
-                    total = rows + extra
-                    self.post_message(QueryCounted(total, time.perf_counter() - started))
+                    try:
+                        for b in reader:
+                            if self._stale(qid):
+                                raise InterruptedError("cancelled")
+                            extra += b.num_rows
+                        total = rows + extra
+                    except Exception:
+                        total = None  # cancelled (escape, or a newer query): the rows shown stay
+                    self.post_message(QueryCounted(qid, total, time.perf_counter() - started))
         except Exception as exc:
-            error = str(exc) if isinstance(exc, RatError) else query_error_text(exc)
-            if total is None and "rows" in locals() and "table" in locals():
-                error = f"counting the rows stopped: {error}"
+            if isinstance(exc, InterruptedError):
+                error = "INTERRUPT: the query was cancelled"
+            else:
+                error = str(exc) if isinstance(exc, RatError) else query_error_text(exc)
         finally:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+            self._sessions.pop(qid, None)
+            self._cancelled.discard(qid)
+            if session is not None:
+                session.close()
             seconds = time.perf_counter() - started
             try:
-                engine.state.record_query(sql, total, seconds, error)
+                engine.state.record_query(sql, total if total is not None else shown, seconds, error)
             finally:
                 engine.close()
         if error:
-            self.post_message(QueryFailed(error))
+            self.post_message(QueryFailed(qid, error))
 
     @work(thread=True, group="requests", exit_on_error=False)
     def request_run(self, selectors: list[str] | None = None, full_refresh: bool = False) -> None:
@@ -512,7 +534,7 @@ class RatApp(App[None]):
             finally:
                 session.close()
         except Exception as exc:
-            self.post_message(QueryFailed(f"export failed: {exc}"))
+            self.post_message(QueryFailed(None, f"export failed: {exc}"))
             return
         finally:
             engine.close()
@@ -523,22 +545,30 @@ class RatApp(App[None]):
         self.last_sql = message.sql
         self.save_buffers()
         self.query_one(ResultsView).message(f"running… (escape cancels)  {message.sql[:60]}")
-        self.run_query(message.sql)
+        self.action_cancel()  # a newer query supersedes one still running (or counting)
+        self._query_id += 1
+        self.run_query(message.sql, self._query_id)
 
     @on(QueryDone)
     @while_mounted
     def _done(self, message: QueryDone) -> None:
+        if message.qid != self._query_id:
+            message.painted.set()
+            return
         self.query_one(ResultsView).show(message.table, message.seconds, message.total)
         self.call_after_refresh(message.painted.set)
 
     @on(QueryCounted)
     @while_mounted
     def _counted(self, message: QueryCounted) -> None:
-        self.query_one(ResultsView).counted(message.total, message.seconds)
+        if message.qid == self._query_id:
+            self.query_one(ResultsView).counted(message.total, message.seconds)
 
     @on(QueryFailed)
     @while_mounted
     def _failed(self, message: QueryFailed) -> None:
+        if message.qid is not None and message.qid != self._query_id:
+            return  # a superseded query's end
         self.query_one(ResultsView).message(f"error: {message.error}")
         self.notify(message.error, title="query failed", severity="error", markup=False)
 
@@ -779,10 +809,18 @@ class RatApp(App[None]):
 
         self.push_screen(HistoryScreen(entries), chosen)
 
+    def _stale(self, qid: int) -> bool:
+        """Whether a query was cancelled or superseded by a newer one (read from its worker)."""
+        return qid in self._cancelled or qid != self._query_id
+
     def action_cancel(self) -> None:
-        session = self._session
-        if session is not None:
-            session.con.interrupt()
+        """Interrupt every query still running or counting (DuckDB's interrupt())."""
+        for qid, session in list(self._sessions.items()):
+            self._cancelled.add(qid)
+            try:
+                session.con.interrupt()
+            except Exception:
+                pass  # closed meanwhile
 
     def action_toggle_panels(self) -> None:
         tree, panel = self.query_one(LakeTree), self.query_one(PipelinePanel)

@@ -667,7 +667,7 @@ async def test_escape_cancels_a_running_query(demo: Path) -> None:
         # Minutes of work for DuckDB on this machine: only an interrupt ends it in time.
         app.query_one(SqlEditor).text = "select sum(hash(range)) from range(100000000000)"
         await pilot.press("ctrl+j")
-        await wait_for(pilot, lambda: app._session is not None)
+        await wait_for(pilot, lambda: bool(app._sessions))
         await pilot.pause(0.3)
         started = time.monotonic()
         await pilot.press("escape")
@@ -706,3 +706,33 @@ async def test_the_theme_follows_textual_and_is_remembered(demo: Path) -> None:
         assert again.theme == "textual-light"
         again.theme = "textual-dark"
     (demo / ".rat" / "workbench.json").unlink(missing_ok=True)
+
+
+async def test_a_newer_query_supersedes_one_still_counting_and_escape_stops_a_count(demo: Path) -> None:
+    from dataclasses import replace
+
+    app = RatApp(demo, watch=False)
+    app.workspace.settings = replace(app.workspace.settings, fetch_limit=1000)
+    async with app.run_test(size=(120, 40)) as pilot:
+        results, editor = app.query_one(ResultsView), app.query_one(SqlEditor)
+        slow = "select md5(range::varchar) as m from range(300000000)"  # minutes to count whole
+        editor.text = slow
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: results.rows == 1000 and "counting" in str(results.title.render()))
+        editor.text = "select 42 as x"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: results.rows == 1 and results.total == 1)
+        await pilot.pause(1.0)  # the first query's worker ends; nothing of it may reach the grid
+        assert str(results.title.render()).startswith("1 rows") and results.total == 1
+        await wait_for(pilot, lambda: not app._sessions)
+        # escape while counting: the rows shown stay, the title says the count was cancelled
+        editor.text = slow
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: results.rows == 1000 and "counting" in str(results.title.render()))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "not counted" in str(results.title.render()))
+        assert results.rows == 1000 and "error" not in str(results.title.render())
+        await pilot.press("ctrl+j")  # the editor still runs queries
+        await wait_for(pilot, lambda: "counting" in str(results.title.render()))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app._sessions)

@@ -33,7 +33,8 @@ class ResultsView(Vertical):
         self.rows = 0
         self.table: pa.Table | None = None
         self.seconds = 0.0
-        self.total: int | None = None  # rows in the whole result; None while they are counted
+        self.total: int | None = None  # rows in the whole result; None while counted, or not counted
+        self.count_stopped = False  # the count past the fetch limit was cancelled
         self.sorted_by: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
@@ -50,6 +51,7 @@ class ResultsView(Vertical):
         self.table, self.seconds, self.total = table, seconds, total
         if not keep_sort:
             self.sorted_by = None
+            self.count_stopped = False
 
         for old in self.query(DataTable):
             old.remove()
@@ -59,15 +61,21 @@ class ResultsView(Vertical):
         self.rows = table.num_rows
         self._update_title()
 
-    def counted(self, total: int, seconds: float) -> None:
-        """The whole result's row count, known once the rows past the grid's limit are counted."""
-        self.total, self.seconds = total, seconds
+    def counted(self, total: int | None, seconds: float) -> None:
+        """The whole result's row count, known once the rows past the grid's limit are counted
+        (None: counting was cancelled; the rows shown stay)."""
+        self.total = total
+        self.count_stopped = total is None
+        if total is not None:
+            self.seconds = seconds
         self._update_title()
 
     def _update_title(self) -> None:
         shown = self.rows
         took = f"{self.seconds * 1000:,.0f} ms"
-        if self.total is None:
+        if self.total is None and self.count_stopped:
+            what = f"showing the first {shown:,} rows · {took} · more not counted (cancelled)"
+        elif self.total is None:
             what = f"showing the first {shown:,} rows · {took} · counting the rest…"
         elif self.total > shown:
             what = f"showing {shown:,} of {self.total:,} rows · {took}"
