@@ -546,8 +546,39 @@ async def test_completion_offers_tables_columns_keywords_and_functions(demo: Pat
         await wait_for(pilot, lambda: popup.display)
         assert popup.candidates and all(c.kind == "column" for c in popup.candidates)
         assert "revenue" in [c.name for c in popup.candidates]
+        names = [c.name for c in popup.candidates]
+        await pilot.press("down", "enter")  # enter takes a name picked with up/down
+        assert editor.text == f"select r.{names[1]} from gold.daily_revenue r"
+
+        # A name typed in full offers nothing more: enter is a new line.
+        editor.text = "select * from gold.daily_revenu"
+        editor.cursor_location = (0, len(editor.text))
+        await pilot.press("e")
+        await pilot.pause(0.1)
+        assert not popup.display
         await pilot.press("enter")
-        assert editor.text == "select r.revenue from gold.daily_revenue r"
+        assert editor.text == "select * from gold.daily_revenue\n"
+        # Without up/down, enter is a new line even with the list open; tab takes the first name.
+        editor.text = "select ord"
+        editor.cursor_location = (0, len(editor.text))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: popup.display)
+        await pilot.press("enter")
+        assert editor.text == "select orde\n" and not popup.display
+        # Moving the cursor away (a click, an arrow) closes the list; completing mid-word replaces the word.
+        editor.text = "select coun(*) from gold.daily_revenue"
+        editor.cursor_location = (0, len("select cou"))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: popup.display)
+        editor.cursor_location = (0, 1)
+        await pilot.pause(0.1)
+        assert not popup.display
+        editor.cursor_location = (0, len("select co"))
+        await pilot.press("u")
+        await wait_for(pilot, lambda: popup.display)
+        first = popup.candidates[0].name
+        await pilot.press("tab")
+        assert editor.text == f"select {first}(*) from gold.daily_revenue"
 
         # A bare word: columns of the statement's tables first, then keywords and functions.
         editor.text = " from gold.daily_revenue"

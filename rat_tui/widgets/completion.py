@@ -117,7 +117,7 @@ class Completer:
             return [
                 Candidate(_ident(t.split(".", 1)[1]), "table", t)
                 for t in sorted(tables)
-                if t.split(".", 1)[1].lower().startswith(low)
+                if t.split(".", 1)[1].lower().startswith(low) and t.split(".", 1)[1].lower() != low
             ]
         table = self._table(qualifier, statement)
         if table is None:
@@ -125,7 +125,7 @@ class Completer:
         return [
             Candidate(_ident(col), "column", f"{kind} · {table}")
             for col, kind in self.columns.get(table, [])
-            if col.lower().startswith(low)
+            if col.lower().startswith(low) and col.lower() != low  # typed in full: nothing to offer
         ]
 
     def _words(self, prefix: str, statement: str) -> list[Candidate]:
@@ -185,6 +185,8 @@ class CompletionList(OptionList):
         super().__init__(id="completion")
         self.candidates: list[Candidate] = []
         self.prefix = ""
+        self.anchor: tuple[int, int] | None = None  # where the cursor was when the list opened
+        self.moved = False  # the user moved the highlight: enter takes it (tab always does)
 
     def show(self, prefix: str, candidates: list[Candidate], x: int, y: int) -> None:
         self.prefix = prefix
@@ -194,12 +196,14 @@ class CompletionList(OptionList):
             [Option(Text.assemble((c.name, "bold"), "  ", (f"{c.kind} {c.detail}".strip(), "dim"))) for c in candidates]
         )
         self.highlighted = 0
+        self.moved = False
         self.styles.offset = (x, y)
         self.display = True
 
     def hide(self) -> None:
         self.display = False
         self.candidates = []
+        self.anchor = None
 
     @property
     def chosen(self) -> Candidate | None:

@@ -84,8 +84,11 @@ class SqlEditor(TextArea):
                     popup.action_cursor_up()
                 else:
                     popup.action_cursor_down()
+                popup.moved = True
                 return
-            if event.key in ("tab", "enter"):
+            # tab takes the highlighted name; enter only once the user has picked one with up/down
+            # (otherwise enter is a new line: `order` + enter must not become `order_date`).
+            if event.key == "tab" or (event.key == "enter" and popup.moved):
                 chosen = popup.chosen
                 if chosen is not None:
                     event.stop()
@@ -126,16 +129,30 @@ class SqlEditor(TextArea):
             return
         x, y = self.cursor_screen_offset
         popup.show(prefix, candidates, x - len(prefix), y + 1)
+        popup.anchor = self.cursor_location
+
+    def on_text_area_selection_changed(self) -> None:
+        """A click or a key that moves the cursor away from where the list opened closes it."""
+        popup = self.completion_list
+        if popup is not None and popup.display and popup.anchor != self.cursor_location:
+            popup.hide()
 
     def action_complete(self) -> None:
         self.update_completion(explicit=True)
 
     def accept_completion(self, name: str, prefix: str) -> None:
-        row, col = self.cursor_location
-        self.replace(name, (row, col - len(prefix)), (row, col))
+        """Replace the word at the cursor (the prefix typed and the rest of the word after it)."""
         popup = self.completion_list
         if popup is not None:
             popup.hide()
+        row, col = self.cursor_location
+        line = self.document[row]
+        if col < len(prefix) or line[col - len(prefix) : col] != prefix:
+            return  # the text changed under the list: nothing to replace safely
+        end = col
+        while end < len(line) and (line[end].isalnum() or line[end] == "_"):
+            end += 1
+        self.replace(name, (row, col - len(prefix)), (row, end))
 
     def _on_blur(self, event: events.Blur) -> None:
         popup = self.completion_list
