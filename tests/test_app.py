@@ -767,3 +767,20 @@ async def test_a_newer_query_supersedes_one_still_counting_and_escape_stops_a_co
         await wait_for(pilot, lambda: "counting" in str(results.title.render()))
         await pilot.press("escape")
         await wait_for(pilot, lambda: not app._sessions)
+
+
+def test_histograms_skip_nan_infinity_and_constants() -> None:
+    import duckdb
+
+    from rat_tui.screens.table import histogram
+
+    con = duckdb.connect()
+    con.execute(
+        "create table t as select case when range % 7 = 0 then 'nan'::double when range % 11 = 0 then 'inf'::double"
+        " else range end as d, 5 as k, timestamp '2024-01-01' + to_minutes(range::bigint) as ts from range(1000)"
+    )
+    d = histogram(con, "t", "d", "DOUBLE", 1000)
+    assert len(d) == 10 and sum(n for _, n in d) == len([i for i in range(1000) if i % 7 and i % 11])
+    assert histogram(con, "t", "k", "INTEGER", 1000) == []  # one value
+    ts = histogram(con, "t", "ts", "TIMESTAMP", 1000)
+    assert ts[0][0] == "01-01 00:00 – 01-01 01:39"  # under two days: hours and minutes

@@ -56,7 +56,7 @@ def histogram(con: Any, table: str, column: str, kind: str, distinct: Any) -> li
     col = quote_ident(column)
     value = f"epoch({col})" if is_date else f"CAST({col} AS DOUBLE)"
     rows = con.execute(
-        f"""WITH v AS (SELECT {value} AS x FROM {table} WHERE {col} IS NOT NULL),
+        f"""WITH v AS (SELECT x FROM (SELECT {value} AS x FROM {table} WHERE {col} IS NOT NULL) WHERE isfinite(x)),
         b AS (SELECT min(x) AS lo, max(x) AS hi FROM v)
         SELECT least(CAST(floor((x - lo) / nullif(hi - lo, 0) * {HIST_BINS}) AS INTEGER), {HIST_BINS - 1}) AS bin,
                count(*), any_value(lo), any_value(hi)
@@ -65,6 +65,8 @@ def histogram(con: Any, table: str, column: str, kind: str, distinct: Any) -> li
     if not rows or rows[0][0] is None:
         return []
     lo, hi = rows[0][2], rows[0][3]
+    if lo is None or hi is None or hi <= lo:
+        return []  # one value: its top-values bar says it
     width = (hi - lo) / HIST_BINS
     counts = {r[0]: r[1] for r in rows}
 
@@ -72,7 +74,8 @@ def histogram(con: Any, table: str, column: str, kind: str, distinct: Any) -> li
         if is_date:
             from datetime import UTC, datetime
 
-            return datetime.fromtimestamp(x, UTC).strftime("%Y-%m-%d")
+            # Days for a long range; hours and minutes (UTC) when it spans under two days.
+            return datetime.fromtimestamp(x, UTC).strftime("%Y-%m-%d" if hi - lo >= 2 * 86400 else "%m-%d %H:%M")
         return f"{x:.4g}"
 
     return [(f"{label(lo + i * width)} – {label(lo + (i + 1) * width)}", counts.get(i, 0)) for i in range(HIST_BINS)]
@@ -166,7 +169,10 @@ class TableScreen(Screen[None]):
                     top = session.con.execute(
                         f"SELECT {col}, count(*) AS n FROM {name} GROUP BY 1 ORDER BY n DESC, 1 LIMIT 5"
                     ).fetchall()
-                    hist = histogram(session.con, name, row[0], row[1], row[4])
+                    try:
+                        hist = histogram(session.con, name, row[0], row[1], row[4])
+                    except Exception:  # an odd type or value: the top values still say something
+                        hist = []
                     profile.append({"column": row[0], "type": row[1], "summary": row, "top": top, "hist": hist})
                 data["profile"] = profile
             finally:
@@ -253,8 +259,13 @@ class TableScreen(Screen[None]):
             return
         if self.marked is not None and self.marked != version:
             v1, v2 = sorted((self.marked, version))
+        elif version == 0:
+            self.query_one("#diff-title", Static).update(
+                "version 0 is the table's first: select a newer one, or mark one with m and diff against it"
+            )
+            return
         else:
-            v1, v2 = max(version - 1, 0), version
+            v1, v2 = version - 1, version
         self.query_one("#diff-title", Static).update(f"comparing version {v1} with {v2}…")
         self.load_diff(v1, v2)
 
