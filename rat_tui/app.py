@@ -374,25 +374,32 @@ class RatApp(App[None]):
 
     # Workers: no widget is touched here, only messages posted.
 
-    @work(thread=True, group="engine", exit_on_error=False)
     def run_engine(self) -> None:
-        """The engine in watch mode; a viewer when another process writes."""
+        """Start the engine in watch mode on a thread of its own (a viewer when another process
+        writes). Not a pooled worker thread: its lowered priority must not pass on to queries."""
+        threading.Thread(target=self._engine_main, name="rat-engine", daemon=True).start()
+
+    def _engine_main(self) -> None:
         from rat_tui.engine.errors import LockedError
         from rat_tui.engine.watch import Watcher
 
         # Builds run behind what the user types: this thread, and the DuckDB and polars threads it
         # starts (they inherit it), run at a lower priority than the UI's (Linux: per thread).
         lower_priority()
-        engine = self._engine()
-        engine.events.subscribe(lambda e: self.post_message(EngineEvent(e)))
-        self._watcher = Watcher(engine)
-        self.post_message(EngineMode("watching"))
+        engine = None
         try:
+            engine = self._engine()
+            engine.events.subscribe(lambda e: self.post_message(EngineEvent(e)))
+            self._watcher = Watcher(engine)
+            self.post_message(EngineMode("watching"))
             self._watcher.run()
         except LockedError:
             self.post_message(EngineMode("viewer"))
+        except Exception as exc:  # the workbench stays usable for queries; the header says why
+            self.post_message(EngineMode(f"engine stopped: {str(exc).splitlines()[0] if str(exc) else exc!r}"))
         finally:
-            engine.close()
+            if engine is not None:
+                engine.close()
 
     @work(thread=True, exclusive=True, group="lake", exit_on_error=False)
     def load_lake(self) -> None:
@@ -668,6 +675,7 @@ class RatApp(App[None]):
         elif isinstance(event, ev.RunFinished):
             self.sub_title = self.mode
             self.query_one(RunProgress).run_finished()
+            panel.run_finished()
             self.load_lake()
 
     # Actions.

@@ -498,6 +498,8 @@ async def test_pipeline_panel_runs_a_model_and_shows_its_error(tmp_path: Path) -
         assert (app.screen.file, app.screen.line) == ("models/gold/checked.sql", 3)
         assert "id > 5" in app.screen.error and "f5" in app.screen.error
         await pilot.press("escape")
+        (root / "models" / "gold" / "checked.sql").unlink()  # a deleted model leaves the panel
+        await wait_for(pilot, lambda: "gold.checked" not in panel.rows)
 
 
 async def test_ingest_now_takes_files_still_settling(tmp_path: Path) -> None:

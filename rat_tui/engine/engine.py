@@ -144,6 +144,19 @@ class Engine:
                     self.state.finish_run(
                         run_id, "failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     )
+                # Whoever showed RunStarted (the workbench's progress bar, "building") sees it end.
+                self.events.emit(
+                    RunFinished(
+                        run_id,
+                        "failed",
+                        len(report.ingested),
+                        len(report.quarantined),
+                        len(report.built),
+                        len(report.failed),
+                        len(report.skipped),
+                        time.perf_counter() - started,
+                    )
+                )
                 raise
             finally:
                 self._builder = None

@@ -148,7 +148,10 @@ class PipelinePanel(DataTable[str]):
                 state = "running"
             took = _seconds(run["seconds"]) if run.get("seconds") is not None else ""
             self._models[name] = (state, took, _rows(t.get("rows")))
-        if set(self._models) - {str(k.value) for k in self.rows}:
+        gone = [m for m in self._models if m not in models and m not in self._started]
+        for m in gone:  # a model whose file was deleted
+            del self._models[m]
+        if gone or set(self._models) - {str(k.value) for k in self.rows}:
             self._rebuild()
         else:
             for name in models:
@@ -204,6 +207,11 @@ class PipelinePanel(DataTable[str]):
         for model in models:
             if model not in self._started:
                 self._set(model, "queued")
+
+    def run_finished(self) -> None:
+        """A run ended (also by an error): nothing it started is running any more; the states
+        come back with the next lake load."""
+        self._started.clear()
 
     def tick(self) -> None:
         """Running models show how long they have run."""
