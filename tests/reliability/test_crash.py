@@ -50,7 +50,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from rat_tui.engine.workspace import init_workspace
+from rat_tui.engine.workspace import init_workspace, pid_alive
 
 RAT = str(Path(sys.executable).parent / "rat")
 PHASES = ("ingest", "build", "check", "commit")
@@ -284,14 +284,6 @@ def unfinished_runs(root: Path) -> list[str]:
         return [r[0] for r in db.execute("SELECT run_id FROM runs WHERE status = 'running'")]
     finally:
         db.close()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def run_rat(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
