@@ -552,6 +552,14 @@ async def test_completion_offers_tables_columns_keywords_and_functions(demo: Pat
         await pilot.press("down", "enter")  # enter takes a name picked with up/down
         assert editor.text == f"select r.{names[1]} from gold.daily_revenue r"
 
+        # A `;` inside quotes does not end the statement: the FROM clause after it still counts.
+        editor.text = "select r. , ';' as s from gold.daily_revenue r"
+        editor.cursor_location = (0, len("select r."))
+        await pilot.press("r")
+        await wait_for(pilot, lambda: popup.display)
+        assert "revenue" in [c.name for c in popup.candidates]
+        await pilot.press("escape")
+
         # A name typed in full offers nothing more: enter is a new line.
         editor.text = "select * from gold.daily_revenu"
         editor.cursor_location = (0, len(editor.text))

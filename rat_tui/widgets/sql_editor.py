@@ -13,8 +13,9 @@ from textual.widgets import TextArea
 from rat_tui.widgets.completion import Completer, CompletionList
 
 
-def statement_at(text: str, offset: int) -> str:
-    """The `;`-separated statement around `offset` (quotes and comments respected)."""
+def statement_bounds(text: str, offset: int) -> tuple[int, int]:
+    """[start, end) of the `;`-separated statement around `offset` (quotes and comments respected);
+    right after a `;` (only blanks before the cursor), the statement just typed."""
     bounds = [0]
     quote: str | None = None
     i = 0
@@ -33,14 +34,19 @@ def statement_at(text: str, offset: int) -> str:
             bounds.append(i + 1)
         i += 1
     bounds.append(len(text) + 1)
-    pieces = [(start, end) for start, end in pairwise(bounds)]
+    pieces = list(pairwise(bounds))
     for i, (start, end) in enumerate(pieces):
         if start <= offset < end:
-            # Right after a `;` (only blanks before the cursor): the statement just typed.
             if i > 0 and not text[start:offset].strip():
                 start, end = pieces[i - 1]
-            return text[start : min(end, len(text))].strip().rstrip(";").strip()
-    return text.strip()
+            return start, min(end, len(text))
+    return 0, len(text)
+
+
+def statement_at(text: str, offset: int) -> str:
+    """The `;`-separated statement around `offset` (quotes and comments respected)."""
+    start, end = statement_bounds(text, offset)
+    return text[start:end].strip().rstrip(";").strip()
 
 
 class SqlEditor(TextArea):
@@ -112,9 +118,9 @@ class SqlEditor(TextArea):
         lines = self.text.split("\n")
         offset = sum(len(line) + 1 for line in lines[:row]) + col
         text = self.text
-        start = text.rfind(";", 0, offset) + 1
-        end = text.find(";", offset)
-        return text[start:offset], text[start : len(text) if end < 0 else end]
+        start, end = statement_bounds(text, offset)
+        start = min(start, offset)
+        return text[start:offset], text[start:end]
 
     def update_completion(self, deleting: bool = False, explicit: bool = False) -> None:
         popup = self.completion_list
