@@ -396,7 +396,9 @@ class RatApp(App[None]):
         except LockedError:
             self.post_message(EngineMode("viewer"))
         except Exception as exc:  # the workbench stays usable for queries; the header says why
-            self.post_message(EngineMode(f"engine stopped: {str(exc).splitlines()[0] if str(exc) else exc!r}"))
+            from rat_tui.engine.errors import first_line
+
+            self.post_message(EngineMode(f"engine stopped: {first_line(exc)}"))
         finally:
             if engine is not None:
                 engine.close()

@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
 from rat_tui.engine.checks import CheckResult, run_checks
+from rat_tui.engine.errors import first_line
 from rat_tui.engine.events import BuildPlanned, EventBus, ModelFinished, ModelStarted, Progress
 from rat_tui.engine.models import Graph, Model
-from rat_tui.engine.query import KeyFilter, Session, first_line, first_row, qualified, quote_ident, quote_str, strip_sql
+from rat_tui.engine.query import KeyFilter, Session, first_row, qualified, quote_ident, quote_str, strip_sql
 from rat_tui.engine.state import State, now_iso
 from rat_tui.engine.workspace import Workspace
 

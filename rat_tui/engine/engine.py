@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
+from rat_tui.engine.errors import first_line
 from rat_tui.engine.events import EventBus, RunFinished, RunStarted
 from rat_tui.engine.state import State, new_run_id, seconds_between
 from rat_tui.engine.workspace import Workspace, WriterLock
@@ -141,9 +142,7 @@ class Engine:
                 # With the state database locked or its disk full this fails too; the run's error is
                 # the first one, and the next writer marks this run failed (settle_interrupted).
                 with contextlib.suppress(Exception):
-                    self.state.finish_run(
-                        run_id, "failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    )
+                    self.state.finish_run(run_id, "failed", error=first_line(exc))
                 # Whoever showed RunStarted (the workbench's progress bar, "building") sees it end.
                 self.events.emit(
                     RunFinished(

@@ -126,3 +126,9 @@ def _free_bytes(path: Path) -> int:
     except OSError:
         return 1 << 62
     return st.f_bavail * st.f_frsize
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first non-blank line, or its type's name when it says nothing."""
+    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
-from rat_tui.engine.errors import StorageError, fault_path, storage_fault
+from rat_tui.engine.errors import StorageError, fault_path, first_line, storage_fault
 from rat_tui.engine.events import EventBus, FileQuarantined, FileSkipped, FileUnreadable, Progress, TableIngested
 from rat_tui.engine.state import State
 from rat_tui.engine.workspace import Workspace
@@ -168,7 +168,7 @@ def _sniff_csv(path: Path) -> tuple[dict[str, Any], int]:
         if row is not None:
             break
     if row is None:
-        raise UnreadableFile(f"not a readable CSV file ({_first_line(error or ValueError('no dialect'))})")
+        raise UnreadableFile(f"not a readable CSV file ({first_line(error or ValueError('no dialect'))})")
     delimiter, quote, header, columns = row
     quote = quote if quote and len(quote) == 1 else '"'
     if len(delimiter) != 1:
@@ -339,11 +339,6 @@ def _read_csv(raw: bytes, path: Path | None, infer: int | None) -> pl.DataFrame:
     return frame
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def read_file(file: LandingFile, full_inference: bool = False) -> pl.LazyFrame | pl.DataFrame:
     """The file's rows as polars data (lazy for a large file); raise UnreadableFile with a reason."""
     import polars as pl
@@ -371,11 +366,11 @@ def read_file(file: LandingFile, full_inference: bool = False) -> pl.LazyFrame |
     except UnreadableFile:
         raise
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise UnreadableFile(f"the .gz file is damaged or incomplete ({_first_line(exc)})") from None
+        raise UnreadableFile(f"the .gz file is damaged or incomplete ({first_line(exc)})") from None
     except OSError as exc:
-        raise UnreadableFile(f"cannot be read ({_first_line(exc)})") from None
+        raise UnreadableFile(f"cannot be read ({first_line(exc)})") from None
     except (Exception, pl.exceptions.PanicException) as exc:  # polars raises several types for malformed input
-        raise UnreadableFile(_first_line(exc)) from None
+        raise UnreadableFile(first_line(exc)) from None
 
 
 def _read_parquet(path: Path, compressed: bool, lazy: bool) -> pl.LazyFrame | pl.DataFrame:
@@ -388,7 +383,7 @@ def _read_parquet(path: Path, compressed: bool, lazy: bool) -> pl.LazyFrame | pl
     except (OSError, EOFError, zlib.error):
         raise
     except Exception as exc:
-        raise UnreadableFile(f"not a readable Parquet file: damaged or incomplete ({_first_line(exc)})") from None
+        raise UnreadableFile(f"not a readable Parquet file: damaged or incomplete ({first_line(exc)})") from None
 
 
 def _read_json(path: Path, compressed: bool, lazy: bool, infer: int | None) -> pl.LazyFrame | pl.DataFrame:
@@ -413,7 +408,7 @@ def _read_json(path: Path, compressed: bool, lazy: bool, infer: int | None) -> p
         else:
             frame = pl.read_ndjson(data, infer_schema_length=None)
     except Exception as exc:
-        raise UnreadableFile(_json_problem(data, ndjson=first == b"{") or _first_line(exc)) from None
+        raise UnreadableFile(_json_problem(data, ndjson=first == b"{") or first_line(exc)) from None
     return _deep_as_text(frame)
 
 
@@ -536,7 +531,7 @@ def _storable(frame: Any) -> Any:
     try:
         pl.DataFrame(schema={n: delta_dtype(t) for n, t in frame.collect_schema().items()}).to_arrow()
     except (Exception, pl.exceptions.PanicException) as exc:
-        raise UnreadableFile(f"its columns cannot be stored in a Delta table ({_first_line(exc)})") from None
+        raise UnreadableFile(f"its columns cannot be stored in a Delta table ({first_line(exc)})") from None
     return frame
 
 
@@ -657,7 +652,7 @@ class Ingestor:
         self.unreadable: list[tuple[LandingFile, str]] = []
 
     def _unreadable(self, f: LandingFile, exc: OSError) -> None:
-        reason = (exc.strerror or _first_line(exc)).lower()
+        reason = (exc.strerror or first_line(exc)).lower()
         self.unreadable.append((f, reason))
         self.bus.emit(FileUnreadable(f.rel, f.table, reason))
 
@@ -816,7 +811,7 @@ class Ingestor:
                 try:
                     _conform(frames[0][1], target).sink_parquet(out, **PARQUET_OPTIONS)
                 except Exception as exc:
-                    raise _SinkFailed(_first_line(exc)) from exc
+                    raise _SinkFailed(first_line(exc)) from exc
             else:
                 combined = pl.concat([_conform(fr, target) for _, fr in frames], how="vertical")
                 combined.write_parquet(out, **PARQUET_OPTIONS)

@@ -61,11 +61,6 @@ def first_row(result: Any) -> Any:
     return rows[0] if rows else None
 
 
-def first_line(exc: BaseException) -> str:
-    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
 def query_error_text(exc: BaseException) -> str:
     """DuckDB's message in one line, with its suggestion and a pointer to the table list."""
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]

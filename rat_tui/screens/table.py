@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
+from rat_tui.engine.errors import first_line
 from rat_tui.engine.workspace import Workspace
 
 PREVIEW_ROWS = 200
@@ -188,7 +189,7 @@ class TableScreen(Screen[None]):
                 | {m for m, mm in models.items() if self.table in mm.depends_on}
             )
         except Exception as exc:
-            data["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            data["error"] = first_line(exc)
         finally:
             engine.close()
         self.post_message(TableLoaded(data))
@@ -277,7 +278,7 @@ class TableScreen(Screen[None]):
         try:
             result = engine.diff(self.table, v1, v2, rows=True)
         except Exception as exc:
-            self.post_message(DiffLoaded(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            self.post_message(DiffLoaded(None, first_line(exc)))
             return
         finally:
             engine.close()

@@ -24,6 +24,7 @@ from typing import IO, Any
 import httpx
 
 from rat_tui import __version__
+from rat_tui.engine.errors import first_line
 from rat_tui.engine.sources import HttpSource
 from rat_tui.engine.sources.secrets import SENSITIVE_HEADER, MissingVariable, Secrets
 
@@ -93,7 +94,7 @@ def pull(
         except SourceError as exc:
             raise SourceError(secrets.redact(str(exc)), puller.pages) from None
         except Exception as exc:  # a local problem (landing/ not writable) or an unforeseen one
-            text = f"pulling {puller.where()} failed: {type(exc).__name__} ({_first_line(exc)})"
+            text = f"pulling {puller.where()} failed: {type(exc).__name__} ({first_line(exc)})"
             raise SourceError(secrets.redact(text), puller.pages) from None
         if not puller.records:
             return PullResult(0, puller.pages, None)
@@ -229,8 +230,8 @@ class _Puller:
         if isinstance(exc, httpx.TimeoutException):
             return f"no response within {timeout} (sources.{self.source.name}.timeout)"
         if isinstance(exc, httpx.ConnectError):
-            return f"cannot connect ({_first_line(exc)})"
-        return f"{type(exc).__name__} ({_first_line(exc)})"
+            return f"cannot connect ({first_line(exc)})"
+        return f"{type(exc).__name__} ({first_line(exc)})"
 
     def _hint(self, code: int) -> str:
         name = self.source.name
@@ -348,8 +349,3 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None  # an HTTP date: the usual backoff will do
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
