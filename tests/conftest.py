@@ -54,6 +54,25 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30.0, what: str
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
+async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 30.0) -> None:
+    """In a Pilot test: let the app run until `predicate` holds; fail after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out waiting in the app")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo workspace, built once per test module (rat init --demo, rat run)."""
+    root = tmp_path_factory.mktemp("demo") / "demo"
+    assert run_rat("init", str(root), "--demo").returncode == 0
+    assert run_rat("run", "-w", str(root)).returncode == 0
+    return root
+
+
 def write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(text, bytes):

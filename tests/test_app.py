@@ -8,30 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import RAT, run_rat, write
+from conftest import RAT, run_rat, wait_for, write
 
 from rat_tui.app import RatApp
 from rat_tui.engine import Engine
 from rat_tui.widgets.lake_tree import LakeTree
 from rat_tui.widgets.results import ResultsView
 from rat_tui.widgets.sql_editor import SqlEditor, statement_at
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("app") / "demo"
-    assert run_rat("init", str(root), "--demo").returncode == 0
-    assert run_rat("run", "-w", str(root)).returncode == 0
-    return root
-
-
-async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("timed out waiting in the app")
 
 
 def test_statement_under_the_cursor() -> None:
@@ -97,9 +80,8 @@ async def test_the_lake_tree_lists_tables_and_inserts_names(demo: Path) -> None:
         assert app.focused is editor
 
 
-async def test_a_new_table_appears_live_while_the_engine_watches(tmp_path: Path) -> None:
-    root = tmp_path / "w"
-    run_rat("init", str(root))
+async def test_a_new_table_appears_live_while_the_engine_watches(ws: Path) -> None:
+    root = ws
     app = RatApp(root, watch=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.mode == "watching")
@@ -299,13 +281,12 @@ async def test_the_table_screen_shows_preview_schema_profile_versions_and_lineag
         assert not isinstance(app.screen, TableScreen)
 
 
-async def test_the_runs_screen_shows_builds_errors_and_failed_checks(tmp_path: Path) -> None:
+async def test_the_runs_screen_shows_builds_errors_and_failed_checks(ws: Path) -> None:
     from textual.widgets import DataTable as Grid
 
     from rat_tui.screens.runs import RunsScreen
 
-    root = tmp_path / "w"
-    run_rat("init", str(root))
+    root = ws
     write(root / "landing" / "t.csv", "id\n1\n1\n")
     write(root / "models" / "silver" / "ok.sql", "select 1 as one")
     write(root / "models" / "silver" / "dup.sql", '/* rat\n[checks]\nunique = ["id"]\n*/\nselect * from bronze.t')
@@ -322,9 +303,8 @@ async def test_the_runs_screen_shows_builds_errors_and_failed_checks(tmp_path: P
         assert "check unique(id) (error) fail: 1 rows" in problems and '"id": 1' in problems
 
 
-async def test_editor_tabs_are_kept_across_restarts(tmp_path: Path) -> None:
-    root = tmp_path / "w"
-    run_rat("init", str(root))
+async def test_editor_tabs_are_kept_across_restarts(ws: Path) -> None:
+    root = ws
     app = RatApp(root, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         app.editor.text = "select 1 as first"
@@ -425,13 +405,12 @@ async def test_comment_toggle_sort_and_view_cell(demo: Path) -> None:
         assert app.screen.value == "long " * 50
 
 
-async def test_save_and_open_sql_files(tmp_path: Path) -> None:
+async def test_save_and_open_sql_files(ws: Path) -> None:
     from textual.widgets import Input
 
     from rat_tui.screens.export import PathScreen
 
-    root = tmp_path / "w"
-    run_rat("init", str(root))
+    root = ws
     app = RatApp(root, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         app.editor.text = "select 'saved' as s"
@@ -450,12 +429,11 @@ async def test_save_and_open_sql_files(tmp_path: Path) -> None:
         assert len(list(app.query(SqlEditor))) == 2
 
 
-async def test_pipeline_panel_runs_a_model_and_shows_its_error(tmp_path: Path) -> None:
+async def test_pipeline_panel_runs_a_model_and_shows_its_error(ws: Path) -> None:
     from rat_tui.screens.error import ErrorScreen
     from rat_tui.widgets.pipeline import PipelinePanel
 
-    root = tmp_path / "w"
-    run_rat("init", str(root))
+    root = ws
     write(root / "landing" / "t.csv", "id\n1\n")
     write(root / "models" / "silver" / "bad.sql", "select id,\n  nope + 1 as n\nfrom bronze.t\n")
     write(root / "models" / "gold" / "after.sql", "select * from silver.bad")
@@ -502,11 +480,10 @@ async def test_pipeline_panel_runs_a_model_and_shows_its_error(tmp_path: Path) -
         await wait_for(pilot, lambda: "gold.checked" not in panel.rows)
 
 
-async def test_ingest_now_takes_files_still_settling(tmp_path: Path) -> None:
+async def test_ingest_now_takes_files_still_settling(ws: Path) -> None:
     from rat_tui.widgets.pipeline import PipelinePanel
 
-    root = tmp_path / "w"
-    run_rat("init", str(root))
+    root = ws
     toml = root / "rat.toml"
     # The watcher alone would wait two minutes for a dropped file to settle.
     toml.write_text(toml.read_text(encoding="utf-8").replace("# settle_seconds = 0.3", "settle_seconds = 120"))
@@ -613,13 +590,12 @@ async def test_completion_offers_tables_columns_keywords_and_functions(demo: Pat
         assert editor.text == f"select {second} from silver.orders"
 
 
-async def test_the_table_screen_diffs_two_versions(tmp_path: Path) -> None:
+async def test_the_table_screen_diffs_two_versions(ws: Path) -> None:
     from textual.widgets import DataTable as Grid
 
     from rat_tui.screens.table import TableScreen
 
-    root = tmp_path / "w"
-    run_rat("init", str(root))
+    root = ws
     write(root / "landing" / "things" / "a.csv", "id,name\n1,one\n2,two\n")
     assert run_rat("run", "-w", str(root)).returncode == 0
     write(root / "landing" / "things" / "b.csv", "id,name\n3,three\n4,four\n5,five\n")
@@ -649,11 +625,10 @@ async def test_the_table_screen_diffs_two_versions(tmp_path: Path) -> None:
         assert (screen.diff.from_version, screen.diff.to_version, screen.diff.added) == (0, 1, 3)
 
 
-async def test_a_long_build_shows_progress_and_elapsed_time(tmp_path: Path) -> None:
+async def test_a_long_build_shows_progress_and_elapsed_time(ws: Path) -> None:
     from rat_tui.widgets.pipeline import PipelinePanel, RunProgress
 
-    root = tmp_path / "w"
-    run_rat("init", str(root))
+    root = ws
     write(root / "landing" / "t.csv", "id\n1\n2\n")
     assert run_rat("run", "-w", str(root)).returncode == 0
     app = RatApp(root, watch=True)

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import run_rat
+from conftest import wait_for
 
 from rat_tui.app import RatApp
 from rat_tui.widgets.lake_tree import LakeTree
@@ -24,21 +24,12 @@ from rat_tui.widgets.sql_editor import SqlEditor
 SIZES = {"wide": (120, 40), "small": (80, 24)}
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("snap") / "demo"
-    assert run_rat("init", str(root), "--demo").returncode == 0
-    assert run_rat("run", "-w", str(root)).returncode == 0
-    return root
-
-
 async def settle(pilot) -> None:
     """Wait for the lake to load, then mask what changes from run to run."""
     app = pilot.app
-    for _ in range(400):
-        if "gold.daily_revenue" in app.query_one(LakeTree).tables and app.query_one(PipelinePanel).row_count:
-            break
-        await pilot.pause(0.05)
+    await wait_for(
+        pilot, lambda: "gold.daily_revenue" in app.query_one(LakeTree).tables and app.query_one(PipelinePanel).row_count
+    )
     tree = app.query_one(LakeTree)
     built = min(datetime.fromisoformat(t["built_at"]).timestamp() for t in tree.tables.values() if t.get("built_at"))
     tree.clock = lambda: built + 90  # every table reads "1m" old, whenever the test runs
@@ -54,10 +45,7 @@ async def settle(pilot) -> None:
 
 async def mask_results(pilot) -> None:
     results = pilot.app.query_one(ResultsView)
-    for _ in range(400):
-        if results.rows:
-            break
-        await pilot.pause(0.05)
+    await wait_for(pilot, lambda: results.rows)
     results.message(re.sub(r"[\d,]+ ms", "# ms", str(results.title.render())))
     await pilot.pause(0.1)
 
@@ -93,10 +81,7 @@ def test_table_screen_profile(snap_compare, demo: Path, size: str) -> None:
         await settle(pilot)
         pilot.app.push_screen(TableScreen(pilot.app.workspace, "gold.daily_revenue"))
         screen = pilot.app.screen
-        for _ in range(400):
-            if screen.loaded:
-                break
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: screen.loaded)
         screen.query_one("TabbedContent").active = "profile"
         await pilot.pause(0.2)
 
