@@ -624,7 +624,7 @@ class RatApp(App[None]):
             if where:
                 self.open_in_tab(self.workspace.root / where[0], where[1])
 
-        self.push_screen(ErrorScreen(self.workspace.root, message.model, error), chosen)
+        self.push_screen(ErrorScreen(self.workspace.root, message.model, error, table.get("model")), chosen)
 
     @on(LakeTree.Open)
     def _open_table(self, message: LakeTree.Open) -> None:

@@ -15,17 +15,13 @@ from textual.widgets import Footer, Static, TextArea
 _WHERE = re.compile(r"^(?P<file>models/[^:]+\.(?:sql|py))(?::(?P<line>\d+))?:")
 
 
-def error_location(root: Path, model: str, error: str) -> tuple[str | None, int | None]:
-    """(the model's file relative to the workspace, the error's line) from an engine error text."""
+def error_location(model_file: str | None, error: str) -> tuple[str | None, int | None]:
+    """(the model's file relative to the workspace, the error's line): from the engine's error text
+    when it names them, else the model's file as `rat status` gives it."""
     m = _WHERE.match(error)
     if m:
         return m.group("file"), int(m.group("line")) if m.group("line") else None
-    layer, _, name = model.partition(".")
-    for suffix in (".sql", ".py"):
-        rel = f"models/{layer}/{name}{suffix}"
-        if (root / rel).is_file():
-            return rel, None
-    return None, None
+    return model_file, None
 
 
 class ErrorScreen(ModalScreen[tuple[str, int] | None]):
@@ -42,11 +38,11 @@ class ErrorScreen(ModalScreen[tuple[str, int] | None]):
     ErrorScreen TextArea { height: 1fr; }
     """
 
-    def __init__(self, root: Path, model: str, error: str) -> None:
+    def __init__(self, root: Path, model: str, error: str, model_file: str | None) -> None:
         super().__init__()
         self.model = model
         self.error = error
-        self.file, self.line = error_location(root, model, error)
+        self.file, self.line = error_location(model_file, error)
         self.source = ""
         if self.file:
             try:

@@ -30,7 +30,6 @@ class ResultsView(Vertical):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.rows = 0
         self.table: pa.Table | None = None
         self.seconds = 0.0
         self.total: int | None = None  # rows in the whole result; None while counted, or not counted
@@ -39,6 +38,11 @@ class ResultsView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("no query yet: type SQL above and press ctrl+j", id="results-title", markup=False)
+
+    @property
+    def rows(self) -> int:
+        """Rows the grid holds (the first `fetch_limit` of the result at most)."""
+        return self.table.num_rows if self.table is not None else 0
 
     @property
     def title(self) -> Static:
@@ -58,7 +62,6 @@ class ResultsView(Vertical):
         # Values and column names are data, never markup: '[/x]' is shown as it is.
         grid = DataTable(backend=ArrowBackend(table), null_rep="NULL", max_column_content_width=40, render_markup=False)
         self.mount(grid)
-        self.rows = table.num_rows
         self._update_title()
 
     def counted(self, total: int | None, seconds: float) -> None:
