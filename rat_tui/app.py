@@ -533,7 +533,7 @@ class RatApp(App[None]):
         from rat_tui.engine.query import export
         from rat_tui.screens.export import FORMATS
 
-        target = Path(path) if Path(path).is_absolute() else self.workspace.root / path
+        target = self.workspace.root / path  # an absolute path stays as it is
         engine = self._engine()
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -704,7 +704,7 @@ class RatApp(App[None]):
         def chosen(path: str | None) -> None:
             if not path:
                 return
-            target = self.workspace.root / path if not Path(path).is_absolute() else Path(path)
+            target = self.workspace.root / path  # an absolute path stays as it is
             self.open_in_tab(target)
 
         self.push_screen(PathScreen("Open a .sql file into a new tab:", "models/", (".sql",)), chosen)
@@ -735,7 +735,7 @@ class RatApp(App[None]):
         def chosen(path: str | None) -> None:
             if not path:
                 return
-            target = self.workspace.root / path if not Path(path).is_absolute() else Path(path)
+            target = self.workspace.root / path  # an absolute path stays as it is
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8")
