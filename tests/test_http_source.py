@@ -366,7 +366,11 @@ def test_watch_pulls_each_source_when_it_is_due(ws: Path, api: FakeApi) -> None:
         assert len(fast) >= 3 and not errors, (seen.events, errors)
         # Each pull landed and was ingested in the same run; the hourly source was pulled once.
         assert [p.source for p in seen.of(SourcePulled)].count("hourly") == 1
-        rows = query(engine, "select count(*), count(distinct _source_file) from bronze.fast")[0]
+        # The third pull's event comes before the same run has ingested it: wait for its commit.
+        counted = "select count(*), count(distinct _source_file) from bronze.fast"
+        while time.monotonic() < end and query(engine, counted)[0][0] < 3:
+            time.sleep(0.05)
+        rows = query(engine, counted)[0]
         assert rows[0] >= 3 and rows[0] == rows[1]
     finally:
         watcher.stop()
