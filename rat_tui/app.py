@@ -674,6 +674,8 @@ class RatApp(App[None]):
             self.notify(
                 f"landing/{event.path}: {event.reason}", title="file quarantined", severity="warning", markup=False
             )
+        elif isinstance(event, ev.SchemaChanged):
+            self.notify(event.message, title="schema change", severity="warning", timeout=10, markup=False)
         elif isinstance(event, ev.RunFinished):
             self.sub_title = self.mode
             self.query_one(RunProgress).run_finished()

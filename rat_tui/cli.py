@@ -90,9 +90,15 @@ def _parser() -> argparse.ArgumentParser:
         "status",
         parents=[common],
         help="tables, models and recent runs",
-        description="Every table: layer, rows, version, last build, state; and the last runs.",
+        description="Every table: layer, rows, version, last build, state (as the next run sees it); the last "
+        "runs, sources, recent schema changes and the files in quarantine.",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if anything needs attention (a failing or skipped model, a file in quarantine, a failed pull)",
+    )
 
     p = sub.add_parser(
         "history",
@@ -423,7 +429,8 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from rat_tui.output import render_table
+    from rat_tui.engine.status import problems
+    from rat_tui.output import render_status
 
     engine = _engine(args)
     try:
@@ -433,52 +440,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         json.dump(status, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
-        return EXIT_OK
-
-    def last(t: dict[str, Any]) -> str:
-        run = t.get("last_run")
-        if not run:
-            return ""
-        took = f" in {run['seconds']:.2f}s" if run.get("seconds") is not None else ""
-        return f"{run['status']}{took}" + (f" ({run['mode']})" if run.get("mode") == "incremental" else "")
-
-    rows = [
-        (
-            t["name"],
-            t["kind"],
-            t["rows"],
-            t["version"],
-            (t["built_at"] or "")[:19].replace("T", " "),
-            t["state"],
-            last(t),
-        )
-        for t in status["tables"]
-    ]
-    sys.stdout.write(f"workspace {status['workspace']} ({status['root']})\n\n")
-    render_table(("table", "kind", "rows", "version", "built", "state", "last build"), rows, sys.stdout)
-    problems = [t for t in status["tables"] if t.get("error") and t["state"] in ("failed", "error", "skipped")]
-    for t in problems:
-        sys.stdout.write(f"\n{t['name']}: {t['error']}")
-    if problems:
-        sys.stdout.write("\n")
-    for source in status.get("sources", []):
-        pull = source["last_pull"]
-        if pull is None:
-            told = "never pulled"
-        elif pull["status"] == "failed":
-            told = f"FAILED at {pull['started_at'][:19].replace('T', ' ')}: {pull['error']}"
-        else:
-            records = f"{pull['records']:,} record{'s' if pull['records'] != 1 else ''}"
-            told = f"{records} at {pull['started_at'][:19].replace('T', ' ')}"
-        sys.stdout.write(f"\nsource {source['name']} -> {source['table']} (every {source['every']}): {told}")
-    if status.get("sources"):
-        sys.stdout.write("\n")
-    if status["runs"]:
-        run = status["runs"][0]
-        sys.stdout.write(
-            f"\nlast run {run['run_id']}: {run['status']}, {run['files_ingested'] or 0} files ingested, "
-            f"{run['models_built'] or 0} models built, {run['models_failed'] or 0} failed\n"
-        )
+    else:
+        render_status(status, sys.stdout)
+    if args.check:
+        found = problems(status)
+        if found:
+            _err(
+                f"{len(found)} problem{'s' if len(found) != 1 else ''} need attention: {found[0]}"
+                + (f" (and {len(found) - 1} more)" if len(found) > 1 else "")
+            )
+            return EXIT_FAILED
     return EXIT_OK
 
 
@@ -494,9 +465,21 @@ def cmd_history(args: argparse.Namespace) -> int:
         json.dump(versions, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        from rat_tui.engine.ingest.schema import summary
+
         render_table(
-            ("version", "timestamp", "operation", "rows", "run"),
-            [(v["version"], v["timestamp"], v["operation"], v["rows"], v["run"]) for v in versions],
+            ("version", "timestamp", "operation", "rows", "run", "schema changes"),
+            [
+                (
+                    v["version"],
+                    v["timestamp"],
+                    v["operation"],
+                    v["rows"],
+                    v["run"],
+                    summary(v.get("schema_changes", [])),
+                )
+                for v in versions
+            ],
             sys.stdout,
         )
     return EXIT_OK

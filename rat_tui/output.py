@@ -94,10 +94,15 @@ def describe_event(event: ev.Event) -> str | None:
     if isinstance(event, ev.SourceFailed):
         return f"FAILED source {event.source}: {event.error}; nothing was landed, the next run tries again"
     if isinstance(event, ev.TableIngested):
-        return (
+        line = (
             f"ingested {event.table}: {event.files} file{'s' if event.files != 1 else ''}, "
             f"{event.rows:,} rows (version {event.version}, {event.seconds:.2f}s)"
         )
+        return "\n".join([line, *(f"  {note}" for note in event.notes)])
+    if isinstance(event, ev.SchemaChanged):
+        return event.message
+    if isinstance(event, ev.ModelWarning):
+        return f"warning {event.model}: {event.message}"
     if isinstance(event, ev.FileQuarantined):
         return (
             f"quarantined landing/{event.path} -> {event.moved_to}: {event.reason}; "
@@ -121,3 +126,70 @@ def describe_event(event: ev.Event) -> str | None:
         if event.status == "skipped":
             return f"skipped {event.model}: {event.error}"
     return None
+
+
+def _when(text: str | None) -> str:
+    return (text or "")[:19].replace("T", " ")
+
+
+def render_status(status: dict[str, Any], out: TextIO) -> None:
+    """`rat status` as text: the tables, then what needs a reader's eyes."""
+    from rat_tui.engine.ingest.schema import SchemaChange
+
+    def last(t: dict[str, Any]) -> str:
+        run = t.get("last_run")
+        if not run:
+            return ""
+        took = f" in {run['seconds']:.2f}s" if run.get("seconds") is not None else ""
+        return f"{run['status']}{took}" + (f" ({run['mode']})" if run.get("mode") == "incremental" else "")
+
+    rows = [
+        (t["name"], t["kind"], t["rows"], t["version"], _when(t["built_at"]), t["state"], last(t))
+        for t in status["tables"]
+    ]
+    out.write(f"workspace {status['workspace']} ({status['root']})\n\n")
+    render_table(("table", "kind", "rows", "version", "built", "state", "last build"), rows, out)
+    notes = [t for t in status["tables"] if t["state"] not in ("ok", "no model") and t.get("detail")]
+    for t in notes:
+        out.write(f"\n{t['name']}: {t['detail']}")
+    warnings = [w for t in status["tables"] for w in t.get("warnings", [])]
+    for w in warnings:
+        out.write(f"\nwarning: {w}")
+    if notes or warnings:
+        out.write("\n")
+    quarantine = status.get("quarantine", [])
+    if quarantine:
+        n = len(quarantine)
+        out.write(
+            f"\nquarantine: {n} file{'s' if n != 1 else ''} could not be read (.rat/quarantine/; fix and drop "
+            "again into landing/, then delete it there)\n"
+        )
+        for q in quarantine[:10]:
+            out.write(f"  landing/{q['path']} ({_when(q['at'])}): {q['reason']}\n")
+        if n > 10:
+            out.write(f"  and {n - 10} more (rat status --json lists them all)\n")
+    changes = status.get("schema_changes", [])
+    if changes:
+        out.write("\nrecent schema changes:\n")
+        for c in changes[:5]:
+            change = SchemaChange(c["column"], c["change"], c["old_type"], c["new_type"], c["file"], c["example"])
+            out.write(f"  {_when(c['at'])}  {change.describe(c['table'])} (version {c['version']})\n")
+    for source in status.get("sources", []):
+        pull = source["last_pull"]
+        if pull is None:
+            told = "never pulled"
+        elif pull["status"] == "failed":
+            told = f"FAILED at {_when(pull['started_at'])}: {pull['error']}"
+        else:
+            records = f"{pull['records']:,} record{'s' if pull['records'] != 1 else ''}"
+            told = f"{records} at {_when(pull['started_at'])}"
+        out.write(f"\nsource {source['name']} -> {source['table']} (every {source['every']}): {told}")
+    if status.get("sources"):
+        out.write("\n")
+    if status["runs"]:
+        run = status["runs"][0]
+        out.write(
+            f"\nlast run {run['run_id']}: {run['status']}, {run['files_ingested'] or 0} files ingested, "
+            f"{run['files_quarantined'] or 0} quarantined, {run['models_built'] or 0} models built, "
+            f"{run['models_failed'] or 0} failed\n"
+        )

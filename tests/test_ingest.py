@@ -131,7 +131,7 @@ def test_quarantine_keeps_the_file_and_a_reason_and_the_rest_lands(ws: Path, eng
     reasons = dict(report.quarantined)
     assert set(reasons) == {"broken.parquet", "scalar.json", "notes.docx", "empty.csv"}
     assert "unsupported file type '.docx'" in reasons["notes.docx"]
-    assert "single value" in reasons["scalar.json"]
+    assert "a single JSON value (42), not records" in reasons["scalar.json"]
     assert "empty" in reasons["empty.csv"]
     for rel in reasons:
         moved = list((ws / ".rat" / "quarantine").rglob(rel))

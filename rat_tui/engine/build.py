@@ -35,6 +35,7 @@ from rat_tui.engine.checks import CheckResult, run_checks
 from rat_tui.engine.errors import first_line
 from rat_tui.engine.events import BuildPlanned, EventBus, ModelFinished, ModelStarted, Progress
 from rat_tui.engine.models import Graph, Model
+from rat_tui.engine.planning import Plan, Planner
 from rat_tui.engine.query import KeyFilter, Session, first_row, qualified, quote_ident, quote_str, strip_sql
 from rat_tui.engine.state import State, now_iso
 from rat_tui.engine.workspace import Workspace
@@ -115,15 +116,6 @@ def _delta_safe_type(duck_type: str) -> str | None:
     return None
 
 
-@dataclass
-class _Plan:
-    """How one model is built this run."""
-
-    action: str  # skip | full | incremental
-    new_files: list[str] = field(default_factory=list)  # the incremental input's appended files
-    prior_input_version: int | None = None
-
-
 class ModelContext:
     """What a Python model's `model(ctx)` receives: `ctx.table("silver.orders")` as a polars LazyFrame."""
 
@@ -180,6 +172,7 @@ class Builder:
         self._open_session = open_session
         self._session: Session | None = None
         self._scratch: list[Path] = []  # Python models' results, deleted after each build
+        self.planner = Planner(ws, state)
 
     @property
     def session(self) -> Session:
@@ -199,57 +192,7 @@ class Builder:
             self._session = None
 
     def input_versions(self, model: Model, graph: Graph) -> dict[str, int]:
-        """The version of every lake table the model reads, looking through views to their tables."""
-        out: dict[str, int] = {}
-        for dep in model.depends_on:
-            upstream = graph.models.get(dep)
-            if upstream is not None and upstream.materialized == "view":
-                out.update(self.input_versions(upstream, graph))
-                continue
-            version = lake.latest_version(self.ws.table_path(dep))
-            out[dep] = -1 if version is None else version
-        return out
-
-    # Deciding what to do.
-
-    def _plan(self, model: Model, fingerprint: str, inputs: dict[str, int], prior: dict | None, force: bool) -> _Plan:
-        table_version = lake.latest_version(self.ws.table_path(model.name))
-        exists = model.materialized == "view" or table_version is not None
-        same_model = (
-            prior is not None
-            and prior["fingerprint"] == fingerprint
-            and prior["materialized"] == model.materialized
-            and exists
-        )
-        if force or not same_model:
-            return _Plan("full")
-        assert prior is not None
-        if prior["inputs"] == inputs:
-            return _Plan("skip")
-        if model.materialized != "incremental" or prior.get("table_version") != table_version:
-            return _Plan("full")  # not incremental, or the table changed outside a build (a rollback)
-        source = model.incremental_input
-        assert source is not None
-        others_same = all(prior["inputs"].get(t) == v for t, v in inputs.items() if t != source)
-        before = prior["inputs"].get(source)
-        if not others_same or before is None or before < 0:
-            return _Plan("full")
-        appended = self._appended_files(source, before)
-        if appended is None:
-            return _Plan("full")
-        return _Plan("incremental", appended, before)
-
-    def _appended_files(self, table: str, since: int) -> list[str] | None:
-        """Files added to `table` after version `since`, or None if anything but appends happened."""
-        path = self.ws.table_path(table)
-        try:
-            old = set(lake.files_at(path, since))
-        except Exception:
-            return None  # that version is gone (vacuumed): rebuild in full
-        current = list(lake.open_table(path).file_uris())  # type: ignore[union-attr]
-        if not old <= set(current):
-            return None
-        return [f for f in current if f not in old]
+        return self.planner.input_versions(model, graph)
 
     # The run.
 
@@ -271,7 +214,7 @@ class Builder:
             started = now_iso()
             bad_up = next((d for d in model.depends_on if d in result.failed or d in blocked), None)
             if name in graph.errors:
-                self._fail(result, run_id, name, started, graph.errors[name], 0.0)
+                self._fail(result, run_id, name, started, graph.errors[name], 0.0, attempt=(fingerprints[name], {}))
                 continue
             if bad_up is not None:
                 if bad_up in blocked:
@@ -286,7 +229,7 @@ class Builder:
                 self.bus.emit(ModelFinished(name, "skipped", error=why))
                 continue
             inputs = self.input_versions(model, graph)
-            plan = self._plan(model, fingerprints[name], inputs, states.get(name), force)
+            plan = self.planner.plan(model, fingerprints[name], inputs, states.get(name), force)
             if plan.action == "skip":
                 result.up_to_date.append(name)
                 self.bus.emit(ModelFinished(name, "up_to_date"))
@@ -299,21 +242,34 @@ class Builder:
             except ChecksFailed as exc:
                 result.checks[name] = exc.results
                 self.state.record_checks(run_id, name, exc.results)
-                self._fail(result, run_id, name, started, str(exc), time.perf_counter() - t0, status="check_failed")
+                took = time.perf_counter() - t0
+                attempt = (fingerprints[name], inputs)
+                self._fail(result, run_id, name, started, str(exc), took, status="check_failed", attempt=attempt)
                 continue
             except Exception as exc:  # any failure is this model's, reported with its file
                 rel = model.path.relative_to(self.ws.root).as_posix()
                 msg = first_line(exc)
                 line = error_line(str(exc), model.sql)
                 error = msg if msg.startswith(rel) else f"{rel}{f':{line}' if line else ''}: {msg}"
-                self._fail(result, run_id, name, started, error, time.perf_counter() - t0)
+                took = time.perf_counter() - t0
+                self._fail(result, run_id, name, started, error, took, attempt=(fingerprints[name], inputs))
                 continue
             if checks:
                 result.checks[name] = checks
                 self.state.record_checks(run_id, name, checks)
             self.state.set_model_state(name, fingerprints[name], inputs, model.materialized, view_sql, run_id, version)
             rows_in = self._rows_in(model, graph, plan.new_files if used == "incremental" else None)
-            self.state.record_model_run(run_id, name, started, "ok", rows, version, mode=used, rows_in=rows_in)
+            self.state.record_model_run(
+                run_id,
+                name,
+                started,
+                "ok",
+                rows,
+                version,
+                mode=used,
+                rows_in=rows_in,
+                attempt=(fingerprints[name], inputs),
+            )
             result.built.append(name)
             if used == "incremental":
                 result.incremental.append(name)
@@ -348,15 +304,18 @@ class Builder:
         error: str,
         seconds: float,
         status: str = "failed",
+        attempt: tuple[str, dict[str, int]] | None = None,
     ) -> None:
+        """Record a failed build with the fingerprint and inputs it tried: the same SQL on the same
+        inputs fails again (what `rat status` says), anything else is worth a new build."""
         result.failed[name] = error
-        self.state.record_model_run(run_id, name, started, status, error=error)
+        self.state.record_model_run(run_id, name, started, status, error=error, attempt=attempt)
         self.bus.emit(ModelFinished(name, status, seconds=seconds, error=error))
 
     # Building one model.
 
     def _build(
-        self, model: Model, plan: _Plan, run_id: str
+        self, model: Model, plan: Plan, run_id: str
     ) -> tuple[int | None, int | None, str | None, list[CheckResult], str]:
         try:
             if model.materialized == "view":
@@ -533,7 +492,7 @@ class Builder:
     # Incremental strategies.
 
     def _build_incremental(
-        self, model: Model, plan: _Plan, run_id: str
+        self, model: Model, plan: Plan, run_id: str
     ) -> tuple[int, int, None, list[CheckResult]] | None:
         """Build from the incremental input's new rows; None when only a full rebuild is right."""
         import pyarrow.parquet as pq
@@ -614,7 +573,7 @@ class Builder:
             for f in staged:
                 f.unlink(missing_ok=True)
 
-    def _stage_partitions(self, model: Model, plan: _Plan, run_id: str) -> tuple[list[Path], list[str]]:
+    def _stage_partitions(self, model: Model, plan: Plan, run_id: str) -> tuple[list[Path], list[str]]:
         """Recompute the touched partitions into staged files; return them and the files they replace."""
         con = self.session.con
         source = model.incremental_input

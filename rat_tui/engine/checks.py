@@ -222,24 +222,36 @@ def run_checks(con: duckdb.DuckDBPyConnection, table_sql: str, checks: list[Chec
     """
     results: list[CheckResult] = []
     row_checks = [c for c in checks if c.condition is not None]
-    counts: list[Any] = []
-    total = None
+    counts: dict[str, int | str] = {}  # check name -> failing rows, or why it could not run
+    total: int | str | None = None
     if row_checks or any(c.row_count for c in checks):
         selects = ["count(*)"] + [f"count(*) FILTER (WHERE {c.condition})" for c in row_checks]
         try:
-            counts = list(first_row(con.execute(f"SELECT {', '.join(selects)} FROM {table_sql}")) or [])
-            total = counts[0]
-        except Exception as exc:
-            message = str(exc).strip().splitlines()[0]
-            return [CheckResult(c.name, c.severity, "error", message=message) for c in checks]
-    for i, check in enumerate(row_checks, 1):
-        failing = int(counts[i])
+            row = list(first_row(con.execute(f"SELECT {', '.join(selects)} FROM {table_sql}")) or [])
+            total = int(row[0])
+            counts = {c.name: int(n) for c, n in zip(row_checks, row[1:], strict=True)}
+        except Exception:
+            # One check that cannot run (a type error in its expression) must not take the others
+            # with it: count each on its own, so each reports its own result.
+            total = _count(con, f"SELECT count(*) FROM {table_sql}")
+            counts = {
+                c.name: _count(con, f"SELECT count(*) FILTER (WHERE {c.condition}) FROM {table_sql}")
+                for c in row_checks
+            }
+    for check in row_checks:
+        failing = counts[check.name]
+        if isinstance(failing, str):
+            results.append(CheckResult(check.name, check.severity, "error", message=failing))
+            continue
         result = CheckResult(check.name, check.severity, "fail" if failing else "pass", failing)
         if failing:
             result.sample = _sample(con, f"SELECT * FROM {table_sql} WHERE {check.condition} LIMIT {SAMPLE_ROWS}")
         results.append(result)
     for check in checks:
         if check.row_count is not None:
+            if isinstance(total, str):
+                results.append(CheckResult(check.name, check.severity, "error", message=total))
+                continue
             lo, hi = check.row_count
             rows = int(total or 0)
             bad = (lo is not None and rows < lo) or (hi is not None and rows > hi)
@@ -260,6 +272,14 @@ def run_checks(con: duckdb.DuckDBPyConnection, table_sql: str, checks: list[Chec
                 result.sample = _sample(con, f"SELECT * FROM ({query}) LIMIT {SAMPLE_ROWS}")
             results.append(result)
     return results
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int | str:
+    """A count, or DuckDB's one-line reason it could not be made."""
+    try:
+        return int(first_row(con.execute(sql))[0])
+    except Exception as exc:
+        return str(exc).strip().splitlines()[0]
 
 
 def _sample(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

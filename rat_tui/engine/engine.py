@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
 from rat_tui.engine.errors import first_line
-from rat_tui.engine.events import EventBus, RunFinished, RunStarted
-from rat_tui.engine.state import State, new_run_id, seconds_between
+from rat_tui.engine.events import EventBus, ModelWarning, RunFinished, RunStarted
+from rat_tui.engine.state import State, new_run_id
 from rat_tui.engine.workspace import Workspace, WriterLock
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class Engine:
         self._state: State | None = None
         self._lock_held = False
         self._builder: Any = None  # the build in progress, for interrupt()
+        self._warned: set[tuple[str, str]] = set()  # model warnings said already (once per process)
 
     @classmethod
     def open(cls, path: Path | None = None) -> Engine:
@@ -115,6 +116,11 @@ class Engine:
         started = time.perf_counter()
         with self._writing():
             models = discover(self.ws)
+            for model in models.values():
+                for warning in model.warnings:
+                    if (model.name, warning) not in self._warned:
+                        self._warned.add((model.name, warning))
+                        self.events.emit(ModelWarning(model.name, warning))
             # Selectors are checked before anything is written: a typo ingests nothing.
             select(plan(self.ws, models, self._bronze_tables()), list(selectors or []))
             run_id = new_run_id()
@@ -192,85 +198,12 @@ class Engine:
         return {t for t in lake.list_tables(self.ws) if t.startswith("bronze.")}
 
     def status(self) -> dict[str, Any]:
-        """Every table and model: layer, rows, version, last build, state; and the last runs."""
-        from rat_tui.engine.models import discover
+        """Every table and model: layer, rows, version, last build, and its state as the next run
+        sees it (ok, stale, failed, ...); the last runs, sources, recent schema changes and the
+        files waiting in quarantine."""
+        from rat_tui.engine.status import workspace_status
 
-        models = discover(self.ws)
-        last = self.state.last_model_runs()
-        model_states = self.state.all_model_states()
-        tables: list[dict[str, Any]] = []
-        names = lake.list_tables(self.ws)
-        for name in sorted(set(names) | set(models), key=_layer_order):
-            info = lake.table_info(name, self.ws.table_path(name)) if name in names else None
-            run = last.get(name)
-            model = models.get(name)
-            layer = name.split(".", 1)[0]
-            if model is not None and model.error:
-                table_state = "error"
-            elif model is None and layer != "bronze":
-                table_state = "no model"  # its model file was removed; the table stays until dropped
-            elif run is not None:
-                table_state = run["status"]
-            elif info is not None:
-                table_state = "ok"
-            else:
-                table_state = "never built"
-            entry: dict[str, Any] = {
-                "name": name,
-                "layer": layer,
-                "kind": model.materialized if model is not None else ("bronze" if layer == "bronze" else "table"),
-                "rows": info.rows if info else None,
-                "version": info.version if info else None,
-                "built_at": (model_states.get(name) or {}).get("built_at") or (info.updated_at if info else None),
-                "state": table_state,
-                "columns": [list(c) for c in info.columns] if info else [],
-            }
-            if model is not None:
-                entry["model"] = model.path.relative_to(self.ws.root).as_posix()
-                entry["depends_on"] = list(model.depends_on)
-            if run is not None:
-                entry["last_run"] = {
-                    "run": run["run_id"],
-                    "status": run["status"],
-                    "started_at": run["started_at"],
-                    "finished_at": run["finished_at"],
-                    "seconds": seconds_between(run["started_at"], run["finished_at"]),
-                    "rows": run["rows_out"],
-                    "rows_in": run["rows_in"],
-                    "mode": run["mode"],
-                }
-            if run is not None and run.get("error"):
-                entry["error"] = run["error"]
-            elif model is not None and model.error:
-                entry["error"] = model.error
-            tables.append(entry)
-        return {
-            "workspace": self.ws.settings.name,
-            "root": str(self.ws.root),
-            "tables": tables,
-            "runs": self.state.recent_runs(10),
-            "sources": self._sources_status(),
-        }
-
-    def _sources_status(self) -> list[dict[str, Any]]:
-        """Each source of rat.toml with its last pull: the URL as configured without its query,
-        never a resolved value."""
-        last = self.state.last_pulls()
-        keys = ("started_at", "finished_at", "status", "records", "pages", "file", "error")
-        out: list[dict[str, Any]] = []
-        for name, source in self.ws.settings.sources.items():
-            pull = last.get(name)
-            out.append(
-                {
-                    "name": name,
-                    "type": source.type,
-                    "url": source.display_url,
-                    "table": source.table,
-                    "every": source.every_text,
-                    "last_pull": None if pull is None else {k: pull[k] for k in keys},
-                }
-            )
-        return out
+        return workspace_status(self.ws, self.state)
 
     def signature(self) -> tuple:
         """Cheap to compute, and different whenever status() could be: table versions (from the
@@ -354,8 +287,3 @@ class Engine:
 
         with self._writing():
             return {name: len(vacuum(self.ws.table_path(name), retain_hours)) for name in lake.list_tables(self.ws)}
-
-
-def _layer_order(name: str) -> tuple[int, str]:
-    layer = name.split(".", 1)[0]
-    return ({"bronze": 0, "silver": 1, "gold": 2}.get(layer, 3), name)

@@ -48,6 +48,22 @@ class TableIngested(Event):
     rows: int
     version: int
     seconds: float
+    notes: tuple[str, ...] = ()  # what was detected in its files: "landing/x.json: the records under 'data'"
+
+
+@dataclass(frozen=True)
+class SchemaChanged(Event):
+    """A landing file added a column to a bronze table or changed a column's type (never silently)."""
+
+    table: str
+    column: str
+    change: str  # added | widened | nested
+    old_type: str | None
+    new_type: str
+    file: str  # relative to landing/
+    version: int
+    example: str | None = None  # a value of the file the old type could not hold
+    message: str = ""  # the announcement, in one line
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,14 @@ class ModelFinished(Event):
     error: str | None = None
     warnings: tuple[str, ...] = ()  # warn-severity checks that did not pass
     mode: str | None = None  # full | incremental
+
+
+@dataclass(frozen=True)
+class ModelWarning(Event):
+    """Something in a model file rat does not read but the user probably meant (a mistyped header)."""
+
+    model: str
+    message: str
 
 
 @dataclass(frozen=True)

@@ -163,11 +163,13 @@ def _add_action(table_path: Path, file: Path) -> Any:
     )
 
 
-def _commit_properties(run_id: str, operation: str, written: int, total: int) -> Any:
+def _commit_properties(
+    run_id: str, operation: str, written: int, total: int, extra: dict[str, str] | None = None
+) -> Any:
     from deltalake import CommitProperties
 
     meta = {"rat.run": run_id, "rat.operation": operation, "rat.rows_written": str(written), "rat.rows": str(total)}
-    return CommitProperties(custom_metadata=meta)
+    return CommitProperties(custom_metadata={**meta, **(extra or {})})
 
 
 def staged_rows(files: list[Path]) -> int:
@@ -184,13 +186,15 @@ def publish(
     run_id: str,
     operation: str,
     removes: list[str] | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> int:
     """Make staged files the table's next version in one commit; return that version.
 
     mode "append" adds the files (and drops `removes`, paths relative to the table, in the same
     commit: how a merge or a partition replacement rewrites only the files it touches);
     "overwrite" replaces every current file. `schema` is the schema of the staged files: on
-    append, columns the table lacks are added in the same commit.
+    append, columns the table lacks are added in the same commit. `metadata` goes into the
+    commit's info beside rat's own keys (an ingest's schema changes).
     """
     from deltalake import Schema, write_deltalake
     from deltalake.transaction import RemoveAction, create_table_with_add_actions
@@ -203,7 +207,7 @@ def publish(
             total = rows + sum(current.values()) - sum(current.get(r, 0) for r in removes or [])
         else:
             total = rows
-        props = _commit_properties(run_id, operation, rows, total)
+        props = _commit_properties(run_id, operation, rows, total, metadata)
         schema = nullable(schema)
         delta_schema = Schema.from_arrow(schema)
         if dt is not None and removes:
@@ -270,13 +274,17 @@ def history(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
                 rows = count_rows(DeltaTable(str(path), version=h["version"]))
             except Exception:
                 rows = None
-        out.append(
-            {
-                "version": h.get("version"),
-                "timestamp": datetime.fromtimestamp(h["timestamp"] / 1000, UTC).isoformat(timespec="milliseconds"),
-                "operation": h.get("rat.operation") or h.get("operation"),
-                "rows": rows,
-                "run": h.get("rat.run"),
-            }
-        )
+        entry = {
+            "version": h.get("version"),
+            "timestamp": datetime.fromtimestamp(h["timestamp"] / 1000, UTC).isoformat(timespec="milliseconds"),
+            "operation": h.get("rat.operation") or h.get("operation"),
+            "rows": rows,
+            "run": h.get("rat.run"),
+        }
+        if h.get("rat.schema_changes"):  # what an ingest added to or changed in the table's columns
+            try:
+                entry["schema_changes"] = json.loads(h["rat.schema_changes"])
+            except ValueError:
+                pass
+        out.append(entry)
     return out

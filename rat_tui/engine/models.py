@@ -18,9 +18,9 @@ from typing import Any
 
 from rat_tui.engine.checks import Check, parse_checks, parse_checks_file
 from rat_tui.engine.errors import ModelError
+from rat_tui.engine.model_lint import HEADER_RE, header_warnings, python_warnings
 from rat_tui.engine.workspace import LAYERS, MODEL_LAYERS, Workspace
 
-HEADER_RE = re.compile(r"\A\s*/\*\s*rat\b(?P<body>.*?)\*/", re.DOTALL)
 MATERIALIZATIONS = ("table", "view", "incremental")
 STRATEGIES = ("append", "merge", "partition")
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -38,6 +38,7 @@ class Model:
     error: str | None = None  # set when the file cannot be parsed; such a model is reported, not built
     checks: list[Check] = field(default_factory=list)
     checks_text: str = ""  # the `<name>.checks.sql` file, part of the fingerprint
+    warnings: list[str] = field(default_factory=list)  # settings that look meant but are not read
 
     @property
     def is_python(self) -> bool:
@@ -266,8 +267,10 @@ def discover(ws: Workspace) -> dict[str, Model]:
                 if not NAME_RE.match(table):
                     raise ModelError(f"{rel}: {path.stem!r} is not a table name; use letters, digits and _")
                 if path.suffix == ".py":
+                    model.warnings = python_warnings(rel, text)
                     model.settings, model.depends_on = python_model_info(text, rel)
                 else:
+                    model.warnings = header_warnings(rel, text)
                     model.settings = parse_header(Path(rel), text)
                     header = HEADER_RE.match(text)
                     if not text[header.end() if header else 0 :].strip():

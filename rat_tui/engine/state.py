@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS model_runs (
     error TEXT,
     mode TEXT,                      -- full | incremental
     rows_in INTEGER,                -- rows read: the inputs', or only the new rows when incremental
+    fingerprint TEXT,               -- the model's fingerprint this build tried
+    inputs TEXT,                    -- JSON {table: version} it read
     PRIMARY KEY (run_id, model)
 );
 CREATE TABLE IF NOT EXISTS check_results (
@@ -103,6 +105,26 @@ CREATE TABLE IF NOT EXISTS source_pulls (
     error TEXT                      -- redacted: never a secret, a resolved URL, header or body
 );
 CREATE INDEX IF NOT EXISTS source_pulls_source ON source_pulls (source, id);
+CREATE TABLE IF NOT EXISTS table_formats (
+    table_name TEXT PRIMARY KEY,    -- a bronze table
+    decimal TEXT NOT NULL,          -- the decimal mark its landing files write numbers with: . or ,
+    source TEXT NOT NULL,           -- configured | file | separator | default: what settled it
+    file TEXT,                      -- the landing file that settled it
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS schema_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    table_name TEXT NOT NULL,
+    version INTEGER NOT NULL,       -- the table's version that made the change
+    run_id TEXT,
+    at TEXT NOT NULL,
+    column_name TEXT NOT NULL,
+    change TEXT NOT NULL,           -- added | widened | nested
+    old_type TEXT,
+    new_type TEXT NOT NULL,
+    file TEXT NOT NULL,             -- the landing file that caused it, relative to landing/
+    example TEXT                    -- a value of that file the old type could not hold
+);
 CREATE TABLE IF NOT EXISTS seen_files (
     path TEXT PRIMARY KEY,          -- relative to landing/; a file whose size and mtime match is not hashed again
     size INTEGER NOT NULL,
@@ -152,6 +174,18 @@ class State:
                 time.sleep(0.01)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._add_columns("model_runs", {"fingerprint": "TEXT", "inputs": "TEXT"})
+
+    def _add_columns(self, table: str, columns: dict[str, str]) -> None:
+        """Columns a newer rat added to a table of an older state.sqlite (CREATE IF NOT EXISTS keeps it)."""
+        have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns.items():
+            if name not in have:
+                try:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process added it meanwhile
+                        raise
 
     def close(self) -> None:
         self.db.close()
@@ -198,10 +232,27 @@ class State:
         error: str | None = None,
         mode: str | None = None,
         rows_in: int | None = None,
+        attempt: tuple[str, dict[str, int]] | None = None,
     ) -> None:
+        """One build of a model; `attempt` is the (fingerprint, input versions) it built or tried."""
+        fingerprint, inputs = attempt if attempt is not None else (None, None)
         self.db.execute(
-            "INSERT OR REPLACE INTO model_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, model, started_at, now_iso(), status, rows_out, version, error, mode, rows_in),
+            "INSERT OR REPLACE INTO model_runs (run_id, model, started_at, finished_at, status, rows_out, version,"
+            " error, mode, rows_in, fingerprint, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                model,
+                started_at,
+                now_iso(),
+                status,
+                rows_out,
+                version,
+                error,
+                mode,
+                rows_in,
+                fingerprint,
+                None if inputs is None else json.dumps(inputs, sort_keys=True),
+            ),
         )
 
     def record_checks(self, run_id: str, model: str, results: list[Any]) -> None:
@@ -236,6 +287,16 @@ class State:
                USING (model, run_id)"""
         ).fetchall()
         return {r["model"]: dict(r) for r in rows}
+
+    def last_attempts(self) -> dict[str, dict[str, Any]]:
+        """The newest build that tried each model (skips left out), with the fingerprint and inputs
+        it tried: what `rat status` compares the model with now."""
+        rows = self.db.execute(
+            """SELECT m.* FROM model_runs m
+               JOIN (SELECT model, max(run_id) AS run_id FROM model_runs WHERE status <> 'skipped' GROUP BY model) last
+               USING (model, run_id)"""
+        ).fetchall()
+        return {r["model"]: {**dict(r), "inputs": json.loads(r["inputs"]) if r["inputs"] else None} for r in rows}
 
     def model_state(self, model: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM model_state WHERE model = ?", (model,)).fetchone()
@@ -298,6 +359,34 @@ class State:
                 "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*r, at) for r in rows],
             )
+
+    # How each bronze table's files write numbers, and the schema changes files made.
+    def number_format(self, table: str) -> tuple[str, str] | None:
+        """(decimal mark, what settled it) of a bronze table, if its files have needed one."""
+        row = self.db.execute("SELECT decimal, source FROM table_formats WHERE table_name = ?", (table,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def set_number_format(self, table: str, decimal: str, source: str, file: str | None) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO table_formats VALUES (?, ?, ?, ?, ?)", (table, decimal, source, file, now_iso())
+        )
+
+    def record_schema_changes(self, table: str, version: int, run_id: str | None, changes: list[Any]) -> None:
+        at = now_iso()
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO schema_changes (table_name, version, run_id, at, column_name, change, old_type, new_type,"
+                " file, example) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (table, version, run_id, at, c.column, c.change, c.old_type, c.new_type, c.file, c.example)
+                    for c in changes
+                ],
+            )
+
+    def schema_changes(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest schema changes, newest first."""
+        rows = self.db.execute("SELECT * FROM schema_changes ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(r) for r in rows]
 
     # Run requests: a process that cannot write hands its run to the writer (`rat watch`).
     def add_request(self, selectors: list[str], full_refresh: bool, pid: int) -> int:

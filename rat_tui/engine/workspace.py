@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from rat_tui.engine.errors import LockedError, WorkspaceError
+from rat_tui.engine.landing_options import LandingOptions, parse_landing
 from rat_tui.engine.sources import HttpSource, parse_sources
 
 CONFIG_NAME = "rat.toml"
@@ -41,6 +42,7 @@ class Settings:
     fetch_limit: int = 100_000  # rows the workbench's grid holds at most (the count goes on past it)
     state_timeout: float = 30.0  # seconds to wait for .rat/state.sqlite while another process holds it locked
     sources: dict[str, HttpSource] = field(default_factory=dict)  # [sources.<name>], placeholders unresolved
+    landing: dict[str, LandingOptions] = field(default_factory=dict)  # [landing.<folder>]: read options
     raw: dict = field(default_factory=dict)
 
 
@@ -96,6 +98,7 @@ def load_settings(root: Path) -> Settings:
     if not isinstance(fetch_limit, int) or isinstance(fetch_limit, bool) or not 1 <= fetch_limit <= 100_000_000:
         raise bad("workbench.fetch_limit", f"must be a number of rows from 1 to 100,000,000, not {fetch_limit!r}")
     sources = parse_sources(raw.get("sources"), bad)
+    landing = parse_landing(raw.get("landing"), bad)
     return Settings(
         name=name,
         memory_limit=memory.replace(" ", ""),
@@ -105,6 +108,7 @@ def load_settings(root: Path) -> Settings:
         fetch_limit=fetch_limit,
         state_timeout=float(state_timeout),
         sources=sources,
+        landing=landing,
         raw=raw,
     )
 

@@ -230,10 +230,17 @@ class TableScreen(Screen[None]):
             lines.append("")
         self.query_one("#profile-text", Static).update("\n".join(lines) or "no columns")
         versions = self.query_one("#versions-grid", DataTable)
-        versions.add_columns("version", "time", "operation", "rows", "run")
+        from rat_tui.engine.ingest.schema import summary
+
+        versions.add_columns("version", "time", "operation", "rows", "run", "schema changes")
         for v in data["versions"]:
             versions.add_row(
-                str(v["version"]), v["timestamp"][:19], v["operation"] or "", f"{v['rows'] or 0:,}", v["run"] or ""
+                str(v["version"]),
+                v["timestamp"][:19],
+                v["operation"] or "",
+                f"{v['rows'] or 0:,}",
+                v["run"] or "",
+                summary(v.get("schema_changes", [])),
             )
         lineage = [f"{self.table}", "", "reads:      " + (", ".join(data["reads"]) or "-")]
         lineage.append("upstream:   " + (", ".join(data["upstream"]) or "-"))

@@ -73,6 +73,7 @@ LOADS: dict[str, tuple[str, list[str], list[tuple[Any, ...]]]] = {
     "a;b.csv": ("a_b", ["id", "v"], [(1, "d")]),
     "x'; drop table y; --.csv": ("x_drop_table_y", ["id", "v"], [(1, "e")]),
     "bom_array.json": ("bom_array", ["id", "name"], [(1, "Ann"), (2, "Bob")]),
+    "array_of_values.json": ("array_of_values", ["value"], [(1,), (2,), (3,)]),
     "case_drift/1.csv": ("case_drift", ["id", "name"], [(1, "Ann"), (2, "Bob")]),
     "case_drift/2.csv": ("case_drift", ["id", "name"], [(1, "Ann"), (2, "Bob")]),
 }
@@ -96,8 +97,7 @@ QUARANTINES: dict[str, str] = {
     "truncated.csv.gz": "the .gz file is damaged or incomplete",
     "invalid.json": "not valid JSON (Expecting value at line 1, column 46)",
     "bad_line.ndjson": "line 2 is not valid JSON",
-    "scalar.json": "not a single value",
-    "array_of_values.json": "a JSON array of plain values",
+    "scalar.json": "a single JSON value (42), not records",
     "too_deep.ndjson": "the JSON is nested 1001 levels deep; rat reads JSON nested up to 256 levels",
     "corrupt_footer.parquet": "not a readable Parquet file",
 }

@@ -71,7 +71,7 @@ from rat_tui.engine import build, ingest, lake
 
 HOLD = os.environ.get("RAT_CRASH_HOLD", "").split()
 if os.environ.get("RAT_CRASH_STREAM_BYTES"):  # smaller files take the large-file path
-    ingest.STREAM_BYTES = int(os.environ["RAT_CRASH_STREAM_BYTES"])
+    ingest.reader.STREAM_BYTES = int(os.environ["RAT_CRASH_STREAM_BYTES"])
 
 def mark(phase, table, *extra):
     sys.stderr.write(" ".join(("@rat-crash", phase, table) + extra) + "\n")
@@ -86,7 +86,7 @@ def announce(owner, attr, phase, table_of):
         return original(*args, **kwargs)
     setattr(owner, attr, wrapper)
 
-announce(ingest, "read_file", "ingest", lambda file, *rest: file.table)
+announce(ingest.reader, "read_file", "ingest", lambda file, *rest, **kw: file.table)
 announce(build.Builder, "_stage", "build", lambda self, model, *rest: model.name)
 announce(build.Builder, "_audit", "check", lambda self, model, *rest: model.name)
 publish = lake.publish

@@ -1,0 +1,165 @@
+"""What `rat status` says: every table's state as the next run sees it, and what needs attention.
+
+The state of a model comes from planning.predict, the same decision `rat run` makes, so the two
+never disagree. `problems` lists what a monitor (`rat status --check`) should wake someone for:
+models that fail or are skipped, files in quarantine, sources whose last pull failed, settings
+rat does not read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rat_tui.engine import lake
+from rat_tui.engine.state import seconds_between
+
+if TYPE_CHECKING:
+    from rat_tui.engine.state import State
+    from rat_tui.engine.workspace import Workspace
+
+ATTENTION = ("failed", "check_failed", "error", "skipped")
+
+
+def layer_order(name: str) -> tuple[int, str]:
+    layer = name.split(".", 1)[0]
+    return ({"bronze": 0, "silver": 1, "gold": 2}.get(layer, 3), name)
+
+
+def workspace_status(ws: Workspace, state: State) -> dict[str, Any]:
+    from rat_tui.engine.ingest.quarantine import quarantined_files
+    from rat_tui.engine.models import discover, plan
+    from rat_tui.engine.planning import Planner
+
+    models = discover(ws)
+    last = state.last_model_runs()
+    model_states = state.all_model_states()
+    names = lake.list_tables(ws)
+    waiting = waiting_tables(ws, state)
+    graph = plan(ws, models, {n for n in names if n.startswith("bronze.")} | set(waiting))
+    predictions = Planner(ws, state).predict(graph, waiting)
+    tables: list[dict[str, Any]] = []
+    for name in sorted(set(names) | set(models), key=layer_order):
+        info = lake.table_info(name, ws.table_path(name)) if name in names else None
+        run = last.get(name)
+        model = models.get(name)
+        layer = name.split(".", 1)[0]
+        detail: str | None = None
+        if model is not None:
+            table_state, detail = predictions[name].state, predictions[name].detail
+        elif layer != "bronze":
+            table_state = "no model"  # its model file was removed; the table stays until dropped
+            detail = "its model file is gone; the table stays as it was"
+        else:
+            table_state = "ok"
+        entry: dict[str, Any] = {
+            "name": name,
+            "layer": layer,
+            "kind": model.materialized if model is not None else ("bronze" if layer == "bronze" else "table"),
+            "rows": info.rows if info else None,
+            "version": info.version if info else None,
+            "built_at": (model_states.get(name) or {}).get("built_at") or (info.updated_at if info else None),
+            "state": table_state,
+            "detail": detail,
+            "columns": [list(c) for c in info.columns] if info else [],
+        }
+        if model is not None:
+            entry["model"] = model.path.relative_to(ws.root).as_posix()
+            entry["depends_on"] = list(model.depends_on)
+            if model.warnings:
+                entry["warnings"] = list(model.warnings)
+        if run is not None:
+            entry["last_run"] = {
+                "run": run["run_id"],
+                "status": run["status"],
+                "started_at": run["started_at"],
+                "finished_at": run["finished_at"],
+                "seconds": seconds_between(run["started_at"], run["finished_at"]),
+                "rows": run["rows_out"],
+                "rows_in": run["rows_in"],
+                "mode": run["mode"],
+            }
+        if table_state in ATTENTION and detail:
+            entry["error"] = detail
+        tables.append(entry)
+    return {
+        "workspace": ws.settings.name,
+        "root": str(ws.root),
+        "tables": tables,
+        "runs": state.recent_runs(10),
+        "sources": sources_status(ws, state),
+        "schema_changes": [
+            {
+                "table": c["table_name"],
+                "version": c["version"],
+                "at": c["at"],
+                "column": c["column_name"],
+                "change": c["change"],
+                "old_type": c["old_type"],
+                "new_type": c["new_type"],
+                "file": c["file"],
+                "example": c["example"],
+            }
+            for c in state.schema_changes(20)
+        ],
+        "quarantine": [
+            {"path": q.path, "table": q.table, "reason": q.reason, "run": q.run_id, "at": q.at, "moved_to": q.moved_to}
+            for q in quarantined_files(ws, state)
+        ],
+    }
+
+
+def waiting_tables(ws: Workspace, state: State) -> dict[str, int]:
+    """Bronze tables with files waiting in landing/ (not in the ledger): the next run ingests
+    them, so what reads those tables is stale. Files seen before are known by size and mtime; a
+    small new file is hashed (its bytes may be in bronze already, under another name); a large one
+    is taken as new. Nothing is written."""
+    from rat_tui.engine.ingest import STREAM_BYTES, file_digest, scan_landing
+
+    out: dict[str, int] = {}
+    for f in scan_landing(ws):
+        digest = state.known_hash(f.rel, f.size, f.mtime_ns)
+        if digest is None and f.size < STREAM_BYTES:
+            try:
+                digest = file_digest(f.path)
+            except OSError:
+                continue
+        if digest is None or not state.ledger_has(f.table, digest):
+            out[f.table] = out.get(f.table, 0) + 1
+    return out
+
+
+def sources_status(ws: Workspace, state: State) -> list[dict[str, Any]]:
+    """Each source of rat.toml with its last pull: the URL as configured without its query,
+    never a resolved value."""
+    last = state.last_pulls()
+    keys = ("started_at", "finished_at", "status", "records", "pages", "file", "error")
+    out: list[dict[str, Any]] = []
+    for name, source in ws.settings.sources.items():
+        pull = last.get(name)
+        out.append(
+            {
+                "name": name,
+                "type": source.type,
+                "url": source.display_url,
+                "table": source.table,
+                "every": source.every_text,
+                "last_pull": None if pull is None else {k: pull[k] for k in keys},
+            }
+        )
+    return out
+
+
+def problems(status: dict[str, Any]) -> list[str]:
+    """What needs someone's attention, one line each (empty when all is well)."""
+    out = []
+    for t in status["tables"]:
+        if t["state"] in ATTENTION:
+            out.append(f"{t['name']} {t['state'].replace('_', ' ')}: {t.get('detail') or ''}".rstrip(": "))
+        out += list(t.get("warnings", []))
+    for q in status.get("quarantine", []):
+        out.append(f"landing/{q['path']} is in quarantine ({q['moved_to']}): {q['reason']}")
+    for s in status.get("sources", []):
+        pull = s.get("last_pull")
+        if pull is not None and pull["status"] == "failed":
+            out.append(f"source {s['name']} failed its last pull: {pull['error']}")
+    return out
