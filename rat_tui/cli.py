@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rat_tui import __version__
+from rat_tui.output import FORMATS, MAX_ROWS
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -83,8 +84,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Run SQL against the current version of every table (schemas bronze, silver, gold).",
     )
     p.add_argument("sql", metavar="SQL")
-    p.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="default: the one -o FILE's extension names (.csv .json .ndjson .jsonl .parquet, .txt: table), else table",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write the result to FILE instead of standard output")
+    p.add_argument(
+        "--max-rows",
+        type=_row_count,
+        metavar="N",
+        help=f"table: print the first N rows (default {MAX_ROWS}) and count the rest; 0 prints them all",
+    )
 
     p = sub.add_parser(
         "status",
@@ -143,6 +154,12 @@ def _parser() -> argparse.ArgumentParser:
         "--retain", default="7d", metavar="AGE", help="keep what versions of this age need (7d, 12h, 0); default 7d"
     )
     return parser
+
+
+def _row_count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a number of rows: {text!r} (0 prints them all)")
+    return int(text)
 
 
 def _err(message: str) -> None:
@@ -383,44 +400,40 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from rat_tui.engine.errors import QueryError
-    from rat_tui.engine.query import export, query_error_text
+    from rat_tui.engine.query import export, stream
+    from rat_tui.output import new_text_file, query_format, render_result
 
+    fmt = query_format(args.format, args.output, args.max_rows)  # refuses before anything is written
+    max_rows = MAX_ROWS if args.max_rows is None else args.max_rows
     engine = _engine(args)
     session = engine.query_session()
     try:
-        if args.format == "table":
-            rel = session.sql(args.sql)
-            if rel is None:
+        if fmt == "table":
+            result = stream(session, args.sql)
+            if result is None:
                 return EXIT_OK
-            try:
-                rows = rel.fetchall()
-            except Exception as exc:
-                raise QueryError(query_error_text(exc)) from None
-            from rat_tui.output import render_table
-
-            if args.output:
-                with open(args.output, "w", encoding="utf-8") as fh:
-                    render_table(rel.columns, rows, fh)
-            else:
-                render_table(rel.columns, rows, sys.stdout)
+            if not args.output:
+                render_result(result, sys.stdout, max_rows)
                 sys.stdout.flush()
+                return EXIT_OK
+            with new_text_file(Path(args.output)) as fh:
+                shown, total = render_result(result, fh, max_rows)
+            if shown < total:
+                _err(f"wrote the first {shown:,} of {total:,} rows to {args.output}; --max-rows 0 writes them all")
+            else:
+                _err(f"wrote {total:,} rows to {args.output}")
             return EXIT_OK
         if args.output:
-            count = export(session, args.sql, args.format, Path(args.output))
+            count = export(session, args.sql, fmt, Path(args.output))
             _err(f"wrote {count:,} rows to {args.output}")
             return EXIT_OK
-        if args.format == "parquet" and sys.stdout.isatty():
-            raise QueryError("Parquet is binary; write it to a file with -o FILE or pipe it")
         engine.ws.tmp.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=engine.ws.tmp) as tmp:
-            out = Path(tmp) / f"result.{args.format}"
-            export(session, args.sql, args.format, out)
+            out = Path(tmp) / f"result.{fmt}"
+            export(session, args.sql, fmt, out)
             sys.stdout.flush()
             with open(out, "rb") as fh:
-                shutil.copyfileobj(fh, sys.stdout.buffer)
-            if args.format == "json":
-                sys.stdout.buffer.write(b"\n")
+                shutil.copyfileobj(fh, sys.stdout.buffer)  # DuckDB ends the file with its newline
             sys.stdout.flush()
         return EXIT_OK
     finally:

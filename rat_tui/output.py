@@ -1,13 +1,32 @@
-"""Text rendering for the command line: aligned tables and one-line engine event reports."""
+"""Text rendering for the command line: aligned tables, query results in the format asked for, and
+one-line engine event reports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, TextIO
+import errno
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rat_tui.engine import events as ev
+if TYPE_CHECKING:  # the engine is imported only when used: `rat --version` and `--help` stay quick
+    from rat_tui.engine import events as ev
+    from rat_tui.engine.query import Result
 
 MAX_CELL = 40
+MAX_ROWS = 40  # rows `rat query` prints by default, like DuckDB's box renderer; the rest are counted
+FORMATS = ("table", "csv", "json", "ndjson", "parquet")
+BINARY_FORMATS = frozenset({"parquet"})  # never written to a terminal: it would only garble it
+EXTENSIONS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".parquet": "parquet",
+    ".txt": "table",
+}
 
 
 def _cell(value: Any) -> str:
@@ -26,21 +45,166 @@ def _cell(value: Any) -> str:
 
 def render_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO) -> int:
     """Write rows as an aligned text table (numbers right-aligned); return the row count."""
-    cells = [[_cell(v) for v in row] for row in rows]
+    cells = _cells(rows)
+    widths = _widths(columns, cells)
+    out.write(_header(columns, widths))
+    out.write(_lines(cells, widths))
+    return len(cells)
+
+
+def _cells(rows: Iterable[Sequence[Any]]) -> list[list[str]]:
+    return [[_cell(v) for v in row] for row in rows]
+
+
+def _widths(columns: Sequence[str], cells: list[list[str]]) -> list[int]:
     widths = [len(c) for c in columns]
     for row in cells:
         for i, v in enumerate(row):
             widths[i] = max(widths[i], len(v))
-    out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
-    out.write("  ".join("-" * w for w in widths) + "\n")
-    for row in cells:
-        out.write(
-            "  ".join(
-                v.rjust(w) if _looks_numeric(v) else v.ljust(w) for v, w in zip(row, widths, strict=True)
-            ).rstrip()
-            + "\n"
+    return widths
+
+
+def _header(columns: Sequence[str], widths: list[int]) -> str:
+    names = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
+    return names + "\n" + "  ".join("-" * w for w in widths) + "\n"
+
+
+def _lines(cells: list[list[str]], widths: list[int]) -> str:
+    return "".join(
+        "  ".join(v.rjust(w) if _looks_numeric(v) else v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        + "\n"
+        for row in cells
+    )
+
+
+def render_result(result: Result, out: TextIO, max_rows: int = MAX_ROWS) -> tuple[int, int]:
+    """Print a streamed query result as a table; return (rows printed, rows in the result).
+
+    The first `max_rows` rows print as `render_table` prints them and are flushed at once, so
+    `| head` need not wait; the rest are counted a batch at a time and dropped, and a last line says
+    how many were left out. `max_rows` 0 prints every row as it arrives, the column widths taken
+    from the first batch. Memory stays flat either way.
+    """
+    if max_rows == 0:
+        shown = _render_all(result, out)
+        return shown, shown
+    shown = render_table(result.columns, result.head(max_rows), out)
+    out.flush()
+    more = 0
+    for size in result.sizes():
+        more += size
+        if _reader_gone(out):
+            # `| head` has its lines: counting to the end would only keep it waiting for our exit.
+            raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
+    if more:
+        rows = "row" if more == 1 else "rows"
+        out.write(f"… {more:,} more {rows} ({shown + more:,} in all); --format csv or -o FILE.csv for all of them\n")
+    return shown, shown + more
+
+
+def _render_all(result: Result, out: TextIO) -> int:
+    chunks = result.chunks()
+    cells = _cells(next(chunks, []))
+    widths = _widths(result.columns, cells)  # a later, wider cell pushes its row instead of waiting
+    out.write(_header(result.columns, widths))
+    shown = 0
+    while True:
+        out.write(_lines(cells, widths))
+        out.flush()
+        shown += len(cells)
+        chunk = next(chunks, None)
+        if chunk is None:
+            return shown
+        cells = _cells(chunk)
+
+
+def _reader_gone(out: TextIO) -> bool:
+    """Whether `out` is a pipe whose reading end has closed (Linux reports POLLERR on it)."""
+    import select
+
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return False
+    if not hasattr(select, "poll"):
+        return False
+    poller = select.poll()
+    poller.register(fd, 0)  # errors and hang-ups are reported whatever the mask
+    return any(revents & (select.POLLERR | select.POLLHUP) for _, revents in poller.poll(0))
+
+
+def query_format(fmt: str | None, output: str | None, max_rows: int | None) -> str:
+    """The format `rat query` writes: --format if given, else the one -o's extension names, else table.
+
+    Raises QueryError, before anything is written, when --format and -o's extension disagree, when
+    neither names a format, when --max-rows is given for a format other than table, and when a
+    binary format would go to a terminal.
+    """
+    from rat_tui.engine.errors import QueryError
+
+    chosen = fmt
+    if output is not None:
+        suffix = Path(output).suffix.lower()
+        implied = EXTENSIONS.get(suffix)
+        if fmt is None and implied is None:
+            what = f'its extension "{suffix}"' if suffix else "a name without an extension"
+            known = ", ".join(list(EXTENSIONS)[:-1]) + f" or {list(EXTENSIONS)[-1]}"
+            raise QueryError(
+                f"-o {output}: cannot tell the format from {what}; end the name in {known} (a table), or give --format"
+            )
+        if fmt is not None and implied is not None and implied != fmt:
+            raise QueryError(
+                f"-o {output} names a {implied} file but --format is {fmt}; drop --format, or name the file "
+                f"{Path(output).stem}{_extension(fmt)}"
+            )
+        chosen = fmt or implied
+    chosen = chosen or "table"
+    if max_rows is not None and chosen != "table":
+        raise QueryError(f"--max-rows applies to the table format, not {chosen}; put a LIMIT in the SQL instead")
+    if chosen in BINARY_FORMATS and (sys.stdout.isatty() if output is None else _is_terminal(output)):
+        raise QueryError(
+            f"{chosen} is binary and would go to a terminal; write it to a file with -o FILE{_extension(chosen)} "
+            "or pipe it to a program"
         )
-    return len(cells)
+    return chosen
+
+
+def _extension(fmt: str) -> str:
+    return next(ext for ext, f in EXTENSIONS.items() if f == fmt)
+
+
+def _is_terminal(path: str) -> bool:
+    import stat
+
+    try:
+        if not stat.S_ISCHR(os.stat(path).st_mode):
+            return False
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def new_text_file(path: Path) -> Iterator[TextIO]:
+    """A text file written under a temporary name and renamed into place once complete, so a query
+    that fails midway leaves neither a file nor half of one."""
+    tmp = path.with_name(f".{path.name}.rat-tmp")
+    from rat_tui.engine.errors import QueryError
+
+    try:
+        fh = open(tmp, "w", encoding="utf-8")
+    except OSError as exc:
+        raise QueryError(f"cannot write {path}: {exc.strerror}; check that its folder exists and is writable") from None
+    try:
+        with fh:
+            yield fh
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _looks_numeric(text: str) -> bool:
@@ -63,6 +227,7 @@ def unreadable_line(path: str, reason: str) -> str:
 
 def describe_event(event: ev.Event) -> str | None:
     """One line for stderr per engine event worth narrating."""
+    from rat_tui.engine import events as ev
     from rat_tui.engine import watch
 
     if isinstance(event, watch.WatchStarted):

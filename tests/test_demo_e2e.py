@@ -414,7 +414,12 @@ def test_query_table_format_prints_rows(workspace: Path, table: str) -> None:
     first_col = {"gold.daily_revenue": "order_date", "gold.customer_lifetime_value": "customer_id"}.get(table, "sku")
     assert lines[0].split()[0] == first_col
     want_rows = {"gold.daily_revenue": 182, "gold.customer_lifetime_value": 800, "gold.product_performance": 120}
-    assert len(lines) - 2 == want_rows[table]
+    n = want_rows[table]
+    # The first 40 rows, then a line counting the rest; --max-rows 0 prints every row.
+    assert len(lines) - 3 == 40
+    assert lines[-1] == f"… {n - 40:,} more rows ({n:,} in all); --format csv or -o FILE.csv for all of them"
+    every = rat("query", "-w", str(workspace), f"select * from {table}", "--max-rows", "0")
+    assert len([ln for ln in every.stdout.splitlines() if ln.strip()]) - 2 == n
 
 
 def test_status_lists_every_table_ok_with_true_row_counts(workspace: Path) -> None:
