@@ -178,3 +178,22 @@ def test_bad_landing_options_are_one_line_errors(ws: Path, text: str, words: str
     assert done.returncode == 1
     assert words in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_readme_documents_every_read_option_with_an_example_that_parses() -> None:
+    import re
+    import tomllib
+
+    from rat_tui.engine.landing_options import KEYS, parse_landing
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(\[landing\.erp\].*?)```", readme, re.DOTALL)
+    assert block, "the README shows a [landing.<folder>] example"
+    example = tomllib.loads(block.group(1).replace("# records", "records"))
+
+    def bad(key: str, why: str) -> Exception:
+        return AssertionError(f"{key} {why}")
+
+    options = parse_landing(example["landing"], bad)["erp"]
+    assert options.decimal == "," and options.columns["column_2"].describe() == "decimal(12,2)"
+    assert set(KEYS) <= set(example["landing"]["erp"]), "every option appears in the README's example"

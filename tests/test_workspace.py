@@ -81,3 +81,20 @@ def test_writer_lock_is_exclusive(tmp_path: Path) -> None:
             WriterLock(ws).acquire()
     with WriterLock(ws):  # released: can be taken again
         pass
+
+
+def test_every_setting_the_template_comments_is_valid_uncommented(tmp_path) -> None:
+    """rat.toml as `rat init` writes it, with every commented setting switched on, loads."""
+    import re
+
+    from rat_tui.engine.workspace import init_workspace, load_settings
+
+    root = tmp_path / "w"
+    init_workspace(root)
+    text = (root / "rat.toml").read_text(encoding="utf-8")
+    on = re.sub(r"^# (\[[\w.]+\](?:\s+#.*)?|[a-z_]+ = .*)$", r"\1", text, flags=re.MULTILINE)
+    assert on != text
+    (root / "rat.toml").write_text(on, encoding="utf-8")
+    settings = load_settings(root)
+    assert settings.landing["erp"].columns["amount"].describe() == "decimal(12,2)"
+    assert settings.watch_polling is False and settings.fetch_limit == 100000

@@ -27,7 +27,15 @@ def age(built_at: str | None, now: float) -> str:
     return f"{int(seconds)}s"
 
 
-STATE_ICONS = {"ok": "✓", "failed": "✗", "check_failed": "✗", "skipped": "…", "error": "✗", "never built": "·"}
+STATE_ICONS = {
+    "ok": "✓",
+    "stale": "↻",
+    "failed": "✗",
+    "check_failed": "✗",
+    "skipped": "…",
+    "error": "✗",
+    "never built": "·",
+}
 
 
 class LakeTree(Tree[str]):

@@ -224,6 +224,7 @@ class PipelinePanel(DataTable[str]):
 LAYER_ROW = "layer:"
 STATE_ICONS = {
     "ok": "✓",
+    "stale": "↻",
     "failed": "✗",
     "check failed": "✗",
     "skipped": "…",
