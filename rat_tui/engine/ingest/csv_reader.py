@@ -28,7 +28,7 @@ from rat_tui.engine.ingest.text import UnreadableFile, decode
 if TYPE_CHECKING:
     from rat_tui.engine.landing_options import LandingOptions
 
-SAMPLE_ROWS = 100_000  # rows of a streamed file that decide its types
+SAMPLE_ROWS = 20_000  # rows of a streamed file that decide its types (polars looks at 10,000)
 SAMPLE_BYTES = 1 << 20  # bytes of a streamed file looked at for its dialect and title rows
 
 

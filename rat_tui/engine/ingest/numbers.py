@@ -82,10 +82,11 @@ class Profile:
     leading_zeros: int = 0
     booleans: int = 0
     specials: int = 0  # NaN, inf
+    padded: int = 0  # values with spaces around them
     numbers: dict[str, int] = field(default_factory=_zeros)  # decimal mark -> values that are numbers in it
     fractions: dict[str, int] = field(default_factory=_zeros)  # decimal mark -> numbers with a fractional part
     evidence: dict[str, int] = field(default_factory=_zeros)  # decimal mark -> numbers that are numbers only in it
-    separated: dict[str, int] = field(default_factory=_zeros)  # decimal mark -> numbers with a mark or separator
+    separated: dict[str, int] = field(default_factory=_zeros)  # decimal mark -> numbers with thousands separators
 
     def number_column(self, mark: str) -> bool:
         return self.values > 0 and not self.leading_zeros and self.numbers[mark] + self.specials == self.values
@@ -100,6 +101,7 @@ def _profile_small(frame: Any, columns: list[str], thousands: str | None) -> dic
 
     nums = {m: re.compile(number_re(NumberFormat(m, thousands))) for m in MARKS}
     fracs = {m: re.compile(_fraction_re(NumberFormat(m))) for m in MARKS}
+    groups = {m: re.compile(g) if (g := _group_class(m, thousands)) else None for m in MARKS}
     plain_re, special_re = re.compile(INT_RE), re.compile(SPECIAL_RE)
     zero_re, bool_re = re.compile(LEADING_ZERO_RE), re.compile(BOOL_RE)
     out: dict[str, Profile] = {}
@@ -110,6 +112,7 @@ def _profile_small(frame: Any, columns: list[str], thousands: str | None) -> dic
                 continue
             v = raw.strip()
             p.values += 1
+            p.padded += v != raw
             plain = bool(plain_re.search(v))
             p.plain_ints += plain
             p.long_ints += plain and len(v) > INT64_DIGITS + v.startswith("-")
@@ -122,9 +125,16 @@ def _profile_small(frame: Any, columns: list[str], thousands: str | None) -> dic
                     p.numbers[m] += 1
                     p.fractions[m] += bool(fracs[m].search(v))
                     p.evidence[m] += not matched["," if m == "." else "."]
-                    p.separated[m] += not plain
+                    group = groups[m]
+                    p.separated[m] += bool(group and group.search(v))
         out[name] = p
     return out
+
+
+def _grouped(matches: Any, v: Any, group: str | None) -> Any:
+    import polars as pl
+
+    return (matches & v.str.contains(group)).sum() if group else pl.lit(0)
 
 
 def profile(frame: Any, columns: list[str], thousands: str | None = None) -> dict[str, Profile]:
@@ -150,6 +160,7 @@ def profile(frame: Any, columns: list[str], thousands: str | None = None) -> dic
             v.str.contains(LEADING_ZERO_RE).sum().alias(f"{i}:zeros"),
             v.str.contains(BOOL_RE).sum().alias(f"{i}:bools"),
             v.str.contains(SPECIAL_RE).sum().alias(f"{i}:specials"),
+            (pl.col(name).str.len_bytes() != v.str.len_bytes()).sum().alias(f"{i}:padded"),
         ]
         for m, f in formats.items():
             other = matches["," if m == "." else "."]
@@ -157,7 +168,7 @@ def profile(frame: Any, columns: list[str], thousands: str | None = None) -> dic
                 matches[m].sum().alias(f"{i}:num{m}"),
                 (matches[m] & v.str.contains(_fraction_re(f))).sum().alias(f"{i}:frac{m}"),
                 (matches[m] & ~other).sum().alias(f"{i}:ev{m}"),
-                (matches[m] & ~plain).sum().alias(f"{i}:sep{m}"),
+                _grouped(matches[m], v, _group_class(m, thousands)).alias(f"{i}:sep{m}"),
             ]
     selected = frame.select(exprs)
     row = (selected.collect(engine="streaming") if isinstance(selected, pl.LazyFrame) else selected).row(0)
@@ -175,6 +186,7 @@ def profile(frame: Any, columns: list[str], thousands: str | None = None) -> dic
             leading_zeros=g("zeros"),
             booleans=g("bools"),
             specials=g("specials"),
+            padded=g("padded"),
             numbers={m: g(f"num{m}") for m in MARKS},
             fractions={m: g(f"frac{m}") for m in MARKS},
             evidence={m: g(f"ev{m}") for m in MARKS},
@@ -203,24 +215,28 @@ class ColumnKind:
 
     kind: str
     uses_format: bool = False  # its values hold a decimal mark or thousands separators
+    padded: bool = True  # some values have spaces around them (stripping costs time on big files)
 
 
 def column_kind(p: Profile, fmt: NumberFormat) -> ColumnKind:
     """The type a text column gets with the table's number format."""
+    padded = p.padded > 0
     if p.values == 0:
         return ColumnKind("text")
     if p.booleans == p.values:
-        return ColumnKind("boolean")
+        return ColumnKind("boolean", padded=padded)
     if p.leading_zeros:
         return ColumnKind("text")
     if p.plain_ints == p.values:
-        return ColumnKind("text") if p.long_ints else ColumnKind("integer")
+        return ColumnKind("text") if p.long_ints else ColumnKind("integer", padded=padded)
     m = fmt.decimal
     if p.numbers[m] and p.number_column(m):
         fractional = p.fractions[m] + p.specials > 0
         if not fractional and p.long_ints:
             return ColumnKind("text")
-        return ColumnKind("double" if fractional else "integer", uses_format=p.separated[m] > 0)
+        # A plain cast reads decimal points; a decimal comma or thousands separators need rat's parse.
+        uses_format = m == "," or p.separated[m] > 0
+        return ColumnKind("double" if fractional else "integer", uses_format=uses_format, padded=padded)
     return ColumnKind("text")
 
 
@@ -229,7 +245,9 @@ def parse_expr(column: pl.Expr, kind: ColumnKind, fmt: NumberFormat, strict: boo
     whole read fail (a streamed file typed from its first rows), instead of a silent NULL."""
     import polars as pl
 
-    v = column.str.strip_chars()
+    # A value with spaces around it past the rows that typed a streamed file fails the cast, and
+    # the file is read again from all its rows: stripping only where the rows showed spaces.
+    v = column.str.strip_chars() if kind.padded or not strict else column
     if kind.kind == "boolean":
         return v.str.to_lowercase().replace_strict({"true": True, "false": False}, return_dtype=pl.Boolean)
     dtype = pl.Int64 if kind.kind == "integer" else pl.Float64
