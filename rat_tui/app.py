@@ -674,8 +674,9 @@ class RatApp(App[None]):
             self.notify(
                 f"landing/{event.path}: {event.reason}", title="file quarantined", severity="warning", markup=False
             )
-        elif isinstance(event, ev.SchemaChanged):
-            self.notify(event.message, title="schema change", severity="warning", timeout=10, markup=False)
+        elif isinstance(event, (ev.SchemaChanged, ev.ModelWarning)):
+            title = "schema change" if isinstance(event, ev.SchemaChanged) else f"{event.model}: settings not read"
+            self.notify(event.message, title=title, severity="warning", timeout=10, markup=False)
         elif isinstance(event, ev.RunFinished):
             self.sub_title = self.mode
             self.query_one(RunProgress).run_finished()

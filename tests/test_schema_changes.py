@@ -113,6 +113,13 @@ async def test_the_workbench_notifies_a_schema_change(ws: Path) -> None:
             lambda: any("column 'v' widened BIGINT -> VARCHAR" in n.message for n in app._notifications),
             timeout=20,
         )
+        # A settings block rat does not read is a warning there too.
+        write(ws / "models" / "silver" / "s.sql", '/* RAT\n[checks]\nunique = ["id"]\n*/\nselect id from bronze.t\n')
+        await wait_for(
+            pilot,
+            lambda: any("looks like rat settings but is not read" in n.message for n in app._notifications),
+            timeout=20,
+        )
 
 
 def test_a_check_that_cannot_run_names_only_itself(ws: Path, engine) -> None:
