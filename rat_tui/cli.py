@@ -98,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
         "history",
         parents=[common],
         help="a table's versions, newest first",
-        description="A table's Delta versions, newest first: time, operation, rows, run.",
+        description="A table's Delta versions, newest first: time, operation, rows, run. Maintenance "
+        "versions (a vacuum's) change no data and are marked so.",
     )
     p.add_argument("table", metavar="TABLE")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -107,12 +108,16 @@ def _parser() -> argparse.ArgumentParser:
         "diff",
         parents=[common],
         help="rows added, removed and changed between two versions",
-        description="Compare two versions of a table (default: the last change). Rows are matched "
-        "by the model's unique_key where it declares one.",
+        description="Compare two versions of a table (default: the last change of its data; a vacuum's "
+        "versions change none). Rows are matched by the model's unique_key where it declares one.",
     )
     p.add_argument("table", metavar="TABLE")
     p.add_argument(
-        "versions", nargs="*", type=int, metavar="V", help="V1 [V2]: from V1 (default V2-1) to V2 (default: current)"
+        "versions",
+        nargs="*",
+        type=int,
+        metavar="V",
+        help="V1 [V2]: from V1 (default: the data version before V2) to V2 (default: the last data version)",
     )
     p.add_argument("--rows", action="store_true", help="also list the rows (at most 1,000 per kind)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -494,11 +499,12 @@ def cmd_history(args: argparse.Namespace) -> int:
         json.dump(versions, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        render_table(
-            ("version", "timestamp", "operation", "rows", "run"),
-            [(v["version"], v["timestamp"], v["operation"], v["rows"], v["run"]) for v in versions],
-            sys.stdout,
-        )
+        rows = []
+        for v in versions:
+            # A maintenance commit (a vacuum's) changes no row: the models reading the table stay up to date.
+            operation = f"{v['operation']} (maintenance)" if v["maintenance"] else v["operation"]
+            rows.append((v["version"], v["timestamp"], operation, v["rows"], v["run"]))
+        render_table(("version", "timestamp", "operation", "rows", "run"), rows, sys.stdout)
     return EXIT_OK
 
 
@@ -558,12 +564,15 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
         removed = engine.vacuum(hours)
     finally:
         engine.close()
+    kept = f"versions of the last {args.retain} keep their files" if hours else ""
+    if not removed:
+        _err("vacuum: nothing to delete" + (f"; {kept}" if kept else ""))
+        return EXIT_OK
     for table, count in removed.items():
-        if count:
-            _err(f"vacuumed {table}: {count} file{'s' if count != 1 else ''} deleted")
-    _err(
-        f"vacuum done: {sum(removed.values())} files deleted from {len(removed)} tables (kept what the last {args.retain} need)"
-    )
+        _err(f"vacuumed {table}: {count} file{'s' if count != 1 else ''} deleted")
+    files, tables = sum(removed.values()), len(removed)
+    done = f"{files} file{'s' if files != 1 else ''} deleted from {tables} table{'s' if tables != 1 else ''}"
+    _err(f"vacuum done: {done}" + (f" ({kept})" if kept else ""))
     return EXIT_OK
 
 

@@ -304,22 +304,21 @@ class Engine:
         return path
 
     def history(self, table: str) -> list[dict[str, Any]]:
-        """The table's versions, newest first."""
+        """The table's versions, newest first (maintenance ones, like a vacuum's, marked)."""
         return lake.history(self._table_path(table))
 
     def diff(self, table: str, v1: int | None = None, v2: int | None = None, rows: bool = False) -> Diff:
-        """Rows added, removed and changed from v1 to v2 (default: the last change), by the model's
-        unique_key where it declares one."""
+        """Rows added, removed and changed from v1 to v2 (default: the last data change, so a vacuum
+        since is looked through), by the model's unique_key where it declares one."""
         from rat_tui.engine.models import discover
         from rat_tui.engine.versions import diff
 
         table = table.strip().lower()
         path = self._table_path(table)
-        latest = lake.latest_version(path) or 0
         if v2 is None:
-            v2 = latest
+            v2 = lake.data_version(path) or 0
         if v1 is None:
-            v1 = max(v2 - 1, 0)
+            v1 = (lake.data_version(path, v2 - 1) or 0) if v2 > 0 else 0  # the data version before v2
         model = discover(self.ws).get(table)
         key = model.row_key if model is not None else []
         session = self.query_session()
@@ -349,11 +348,13 @@ class Engine:
             return new
 
     def vacuum(self, retain_hours: int) -> dict[str, int]:
-        """Delete data files older versions no longer need (never the current version's): files per table."""
+        """Delete data files older versions no longer need (never the current version's): the files
+        deleted per table, for the tables that had any (a table with none gets no commit)."""
         from rat_tui.engine.versions import vacuum
 
         with self._writing():
-            return {name: len(vacuum(self.ws.table_path(name), retain_hours)) for name in lake.list_tables(self.ws)}
+            deleted = {name: len(vacuum(self.ws.table_path(name), retain_hours)) for name in lake.list_tables(self.ws)}
+        return {name: n for name, n in deleted.items() if n}
 
 
 def _layer_order(name: str) -> tuple[int, str]:

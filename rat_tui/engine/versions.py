@@ -136,8 +136,21 @@ def parse_retention(text: str) -> int:
 
 def vacuum(path: Path, retain_hours: int) -> list[str]:
     """Delete data files no version younger than the retention needs, and never the current one's;
-    files left by interrupted builds go too once older than the retention."""
+    files left by interrupted builds go too once older than the retention. Return the files that
+    existed and are gone.
+
+    delta-rs lists every expired remove action, also those whose files an earlier vacuum deleted, and
+    commits VACUUM START and END for them: so a dry run first, and no vacuum (no commit) unless one
+    of the files it lists is still there."""
     from deltalake import DeltaTable
 
     dt = DeltaTable(str(path))
-    return list(dt.vacuum(retention_hours=retain_hours, dry_run=False, enforce_retention_duration=False, full=True))
+
+    def listed(dry_run: bool) -> list[str]:
+        return list(dt.vacuum(retain_hours, dry_run, enforce_retention_duration=False, full=True))
+
+    present = [f for f in listed(dry_run=True) if (path / f).exists()]
+    if not present:
+        return []
+    listed(dry_run=False)
+    return [f for f in present if not (path / f).exists()]

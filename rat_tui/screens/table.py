@@ -232,9 +232,8 @@ class TableScreen(Screen[None]):
         versions = self.query_one("#versions-grid", DataTable)
         versions.add_columns("version", "time", "operation", "rows", "run")
         for v in data["versions"]:
-            versions.add_row(
-                str(v["version"]), v["timestamp"][:19], v["operation"] or "", f"{v['rows'] or 0:,}", v["run"] or ""
-            )
+            operation = (v["operation"] or "") + (" (maintenance)" if v.get("maintenance") else "")
+            versions.add_row(str(v["version"]), v["timestamp"][:19], operation, f"{v['rows'] or 0:,}", v["run"] or "")
         lineage = [f"{self.table}", "", "reads:      " + (", ".join(data["reads"]) or "-")]
         lineage.append("upstream:   " + (", ".join(data["upstream"]) or "-"))
         lineage.append("downstream: " + (", ".join(data["downstream"]) or "-"))
