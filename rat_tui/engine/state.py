@@ -80,7 +80,10 @@ CREATE TABLE IF NOT EXISTS requests (
     status TEXT NOT NULL,           -- pending | running | ok | failed | noop
     run_id TEXT,
     finished_at TEXT,
-    message TEXT
+    message TEXT,
+    kind TEXT NOT NULL DEFAULT 'run',  -- run | rollback | vacuum
+    args TEXT,                      -- JSON: rollback {"table", "version"}, vacuum {"retain_hours"}
+    result TEXT                     -- JSON: rollback {"version"}, vacuum {"deleted": {table: files}}
 );
 CREATE TABLE IF NOT EXISTS queries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -110,6 +113,15 @@ CREATE TABLE IF NOT EXISTS seen_files (
     hash TEXT NOT NULL
 );
 """
+
+
+# Columns added to a table after rat first made it: (table, column, declaration). A state.sqlite
+# made by an older rat lacks them, and CREATE TABLE IF NOT EXISTS does not add them.
+ADDED_COLUMNS = (
+    ("requests", "kind", "TEXT NOT NULL DEFAULT 'run'"),
+    ("requests", "args", "TEXT"),
+    ("requests", "result", "TEXT"),
+)
 
 
 def now_iso() -> str:
@@ -152,6 +164,25 @@ class State:
                 time.sleep(0.01)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Add the ADDED_COLUMNS an older rat's state.sqlite lacks. Looked for first, so an
+        up-to-date database is not written to; then again inside one write transaction, so two
+        processes opening an old database at once add each column once."""
+
+        def missing() -> list[tuple[str, str, str]]:
+            have: dict[str, set[str]] = {}
+            for table, _, _ in ADDED_COLUMNS:
+                if table not in have:
+                    have[table] = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            return [(t, c, d) for t, c, d in ADDED_COLUMNS if c not in have[t]]
+
+        if not missing():
+            return
+        with self.transaction():
+            for table, column, declaration in missing():
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         self.db.close()
@@ -299,11 +330,15 @@ class State:
                 [(*r, at) for r in rows],
             )
 
-    # Run requests: a process that cannot write hands its run to the writer (`rat watch`).
-    def add_request(self, selectors: list[str], full_refresh: bool, pid: int) -> int:
+    # Requests: a process that cannot write hands its run, rollback or vacuum to the writer (`rat
+    # watch`, the workbench).
+    def add_request(
+        self, selectors: list[str], full_refresh: bool, pid: int, kind: str = "run", args: dict | None = None
+    ) -> int:
         cur = self.db.execute(
-            "INSERT INTO requests (requested_at, pid, selectors, full_refresh, status) VALUES (?, ?, ?, ?, 'pending')",
-            (now_iso(), pid, json.dumps(selectors), int(full_refresh)),
+            "INSERT INTO requests (requested_at, pid, selectors, full_refresh, status, kind, args)"
+            " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            (now_iso(), pid, json.dumps(selectors), int(full_refresh), kind, json.dumps(args or {})),
         )
         return int(cur.lastrowid or 0)
 
@@ -314,17 +349,29 @@ class State:
             if row is None:
                 return None
             self.db.execute("UPDATE requests SET status = 'running' WHERE id = ?", (row["id"],))
-        return {**dict(row), "selectors": json.loads(row["selectors"]), "status": "running"}
+        return {**_request_row(row), "status": "running"}
 
-    def finish_request(self, request_id: int, status: str, run_id: str | None, message: str | None) -> None:
+    def finish_request(
+        self, request_id: int, status: str, run_id: str | None, message: str | None, result: dict | None = None
+    ) -> None:
         self.db.execute(
-            "UPDATE requests SET status = ?, run_id = ?, finished_at = ?, message = ? WHERE id = ?",
-            (status, run_id, now_iso(), message, request_id),
+            "UPDATE requests SET status = ?, run_id = ?, finished_at = ?, message = ?, result = ? WHERE id = ?",
+            (status, run_id, now_iso(), message, json.dumps(result or {}), request_id),
         )
+
+    def fail_open_request(self, request_id: int, message: str) -> bool:
+        """Mark the request failed if it is still pending or running (its writer died); False when it
+        has ended meanwhile."""
+        cur = self.db.execute(
+            "UPDATE requests SET status = 'failed', finished_at = ?, message = ?"
+            " WHERE id = ? AND status IN ('pending', 'running')",
+            (now_iso(), message, request_id),
+        )
+        return cur.rowcount > 0
 
     def request(self, request_id: int) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
-        return dict(row) if row else None
+        return _request_row(row) if row else None
 
     # Pulls of sources (rat.toml's [sources]): what each did, never what it sent.
     def record_pull(
@@ -365,6 +412,14 @@ class State:
 
     def transaction(self) -> _Tx:
         return _Tx(self.db, self.timeout)
+
+
+def _request_row(row: sqlite3.Row) -> dict[str, Any]:
+    """A requests row with its JSON columns read."""
+    out = dict(row)
+    for column, empty in (("selectors", "[]"), ("args", "{}"), ("result", "{}")):
+        out[column] = json.loads(out.get(column) or empty)
+    return out
 
 
 class _Tx:
