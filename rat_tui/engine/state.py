@@ -1,4 +1,5 @@
-"""Engine state in `.rat/state.sqlite` (WAL): runs, model builds, the ingested-file ledger, source pulls."""
+"""Engine state in `.rat/state.sqlite` (WAL): runs, model builds, the ingested-file ledger, source pulls;
+the requests handed to the writer are request_queue.py's, mixed into `State`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from rat_tui.engine.request_queue import RequestQueue
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -140,7 +143,7 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-class State:
+class State(RequestQueue):
     """A connection to state.sqlite; each process opens its own."""
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
@@ -330,49 +333,6 @@ class State:
                 [(*r, at) for r in rows],
             )
 
-    # Requests: a process that cannot write hands its run, rollback or vacuum to the writer (`rat
-    # watch`, the workbench).
-    def add_request(
-        self, selectors: list[str], full_refresh: bool, pid: int, kind: str = "run", args: dict | None = None
-    ) -> int:
-        cur = self.db.execute(
-            "INSERT INTO requests (requested_at, pid, selectors, full_refresh, status, kind, args)"
-            " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            (now_iso(), pid, json.dumps(selectors), int(full_refresh), kind, json.dumps(args or {})),
-        )
-        return int(cur.lastrowid or 0)
-
-    def claim_request(self) -> dict[str, Any] | None:
-        """The oldest pending request, marked running (by this process only)."""
-        with self.transaction():
-            row = self.db.execute("SELECT * FROM requests WHERE status = 'pending' ORDER BY id LIMIT 1").fetchone()
-            if row is None:
-                return None
-            self.db.execute("UPDATE requests SET status = 'running' WHERE id = ?", (row["id"],))
-        return {**_request_row(row), "status": "running"}
-
-    def finish_request(
-        self, request_id: int, status: str, run_id: str | None, message: str | None, result: dict | None = None
-    ) -> None:
-        self.db.execute(
-            "UPDATE requests SET status = ?, run_id = ?, finished_at = ?, message = ?, result = ? WHERE id = ?",
-            (status, run_id, now_iso(), message, json.dumps(result or {}), request_id),
-        )
-
-    def fail_open_request(self, request_id: int, message: str) -> bool:
-        """Mark the request failed if it is still pending or running (its writer died); False when it
-        has ended meanwhile."""
-        cur = self.db.execute(
-            "UPDATE requests SET status = 'failed', finished_at = ?, message = ?"
-            " WHERE id = ? AND status IN ('pending', 'running')",
-            (now_iso(), message, request_id),
-        )
-        return cur.rowcount > 0
-
-    def request(self, request_id: int) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
-        return _request_row(row) if row else None
-
     # Pulls of sources (rat.toml's [sources]): what each did, never what it sent.
     def record_pull(
         self,
@@ -412,14 +372,6 @@ class State:
 
     def transaction(self) -> _Tx:
         return _Tx(self.db, self.timeout)
-
-
-def _request_row(row: sqlite3.Row) -> dict[str, Any]:
-    """A requests row with its JSON columns read."""
-    out = dict(row)
-    for column, empty in (("selectors", "[]"), ("args", "{}"), ("result", "{}")):
-        out[column] = json.loads(out.get(column) or empty)
-    return out
 
 
 class _Tx:
