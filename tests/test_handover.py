@@ -18,6 +18,9 @@ import pytest
 from conftest import RAT, run_rat, wait_for, wait_until, write
 from deltalake import DeltaTable
 
+from rat_tui.engine.errors import LockedError
+from rat_tui.engine.workspace import Workspace, WriterLock
+
 ORDERS_SQL = (
     '/* rat\n[checks]\nunique = ["id"]\n*/\nselect id, status, amount from bronze.orders '
     "qualify row_number() over (partition by id order by _batch_id desc) = 1"
@@ -99,6 +102,14 @@ def idle(root: Path) -> bool:
         return busy == 0
     finally:
         db.close()
+
+
+def lock_free(root: Path) -> bool:
+    try:
+        with WriterLock(Workspace(root)):
+            return True
+    except LockedError:
+        return False
 
 
 def test_rollback_while_rat_watch_runs_is_done_by_the_watcher(shop: Path, watching: subprocess.Popen[str]) -> None:
@@ -190,6 +201,9 @@ async def test_the_workbench_does_a_rollback_handed_to_it(shop: Path) -> None:
         assert "silver.orders is now version 2" in proc.stderr
         run = await asyncio.to_thread(run_rat, "run", "-w", str(shop))
         assert run.returncode == 0 and "the workbench's run" in run.stderr, run.stderr
+        await wait_for(pilot, lambda: idle(shop))
+    # The engine thread lets go of the lock once it has stopped: later tests get a quiet process.
+    await asyncio.to_thread(wait_until, lambda: lock_free(shop), 30.0, "the workbench's engine to stop")
 
 
 def test_short_table_names(ws: Path) -> None:

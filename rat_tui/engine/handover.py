@@ -17,8 +17,6 @@ from rat_tui.engine.workspace import SERVING_ROLES, pid_alive, writer_name
 if TYPE_CHECKING:
     from rat_tui.engine.engine import Engine
 
-KINDS = ("run", "rollback", "vacuum")
-
 
 @dataclass(frozen=True)
 class Outcome:

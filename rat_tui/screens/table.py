@@ -232,7 +232,7 @@ class TableScreen(Screen[None]):
         versions = self.query_one("#versions-grid", DataTable)
         versions.add_columns("version", "time", "operation", "rows", "run")
         for v in data["versions"]:
-            operation = (v["operation"] or "") + (" (maintenance)" if v.get("maintenance") else "")
+            operation = (v["operation"] or "") + (" (maintenance)" if v["maintenance"] else "")
             versions.add_row(str(v["version"]), v["timestamp"][:19], operation, f"{v['rows'] or 0:,}", v["run"] or "")
         lineage = [f"{self.table}", "", "reads:      " + (", ".join(data["reads"]) or "-")]
         lineage.append("upstream:   " + (", ".join(data["upstream"]) or "-"))
