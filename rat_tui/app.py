@@ -390,11 +390,13 @@ class RatApp(App[None]):
         try:
             engine = self._engine()
             engine.events.subscribe(lambda e: self.post_message(EngineEvent(e)))
-            self._watcher = Watcher(engine)
+            self._watcher = Watcher(engine, role="workbench")  # others' messages name the workbench
             self.post_message(EngineMode("watching"))
             self._watcher.run()
-        except LockedError:
-            self.post_message(EngineMode("viewer"))
+        except LockedError as exc:
+            from rat_tui.engine.workspace import writer_name
+
+            self.post_message(EngineMode(f"viewer: {writer_name(exc.role, exc.pid)} writes"))
         except Exception as exc:  # the workbench stays usable for queries; the header says why
             from rat_tui.engine.errors import first_line
 

@@ -19,6 +19,7 @@ from rat_tui import __version__
 from rat_tui.output import FORMATS, MAX_ROWS
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+TABLE_HELP = "layer.table, or the table name alone where one layer has it (orders)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -115,21 +116,26 @@ def _parser() -> argparse.ArgumentParser:
         "history",
         parents=[common],
         help="a table's versions, newest first",
-        description="A table's Delta versions, newest first: time, operation, rows, run.",
+        description="A table's Delta versions, newest first: time, operation, rows, run. Maintenance "
+        "versions (a vacuum's) change no data and are marked so.",
     )
-    p.add_argument("table", metavar="TABLE")
+    p.add_argument("table", metavar="TABLE", help=TABLE_HELP)
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser(
         "diff",
         parents=[common],
         help="rows added, removed and changed between two versions",
-        description="Compare two versions of a table (default: the last change). Rows are matched "
-        "by the model's unique_key where it declares one.",
+        description="Compare two versions of a table (default: the last change of its data; a vacuum's "
+        "versions change none). Rows are matched by the model's unique_key where it declares one.",
     )
-    p.add_argument("table", metavar="TABLE")
+    p.add_argument("table", metavar="TABLE", help=TABLE_HELP)
     p.add_argument(
-        "versions", nargs="*", type=int, metavar="V", help="V1 [V2]: from V1 (default V2-1) to V2 (default: current)"
+        "versions",
+        nargs="*",
+        type=int,
+        metavar="V",
+        help="V1 [V2]: from V1 (default: the data version before V2) to V2 (default: the last data version)",
     )
     p.add_argument("--rows", action="store_true", help="also list the rows (at most 1,000 per kind)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -140,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
         help="publish an old version of a table again",
         description="Publish VERSION of TABLE again as a new commit (history keeps every version).",
     )
-    p.add_argument("table", metavar="TABLE")
+    p.add_argument("table", metavar="TABLE", help=TABLE_HELP)
     p.add_argument("version", type=int, metavar="VERSION")
 
     p = sub.add_parser(
@@ -265,7 +271,6 @@ def _engine(args: argparse.Namespace):
 def cmd_run(args: argparse.Namespace) -> int:
     from rat_tui.engine.errors import LockedError
     from rat_tui.engine.events import FileUnreadable, RunFinished
-    from rat_tui.engine.workspace import WriterLock
     from rat_tui.output import describe_event, unreadable_line
 
     engine = _engine(args)
@@ -279,10 +284,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     engine.events.subscribe(narrate)
     try:
         report = engine.run(args.selectors, full_refresh=args.full_refresh)
-    except LockedError:
-        if WriterLock(engine.ws).holder()[1] != "watch":
-            raise
-        return _hand_to_watcher(engine, args)
+    except LockedError as locked:
+        outcome = _hand_over(engine, locked, "run", selectors=args.selectors, full_refresh=args.full_refresh)
+        whose = "the workbench's" if locked.role == "workbench" else "the watcher's"
+        if outcome.status == "failed":
+            _err(f"{whose} run {outcome.run_id or ''} FAILED: {outcome.message}")
+            return EXIT_FAILED
+        _err(f"{whose} run {outcome.run_id}: {outcome.status} (`rat status` has the details)")
+        return EXIT_OK
     finally:
         engine.close()
     if report.status == "noop":
@@ -314,32 +323,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.status == "failed" else EXIT_OK
 
 
-def _hand_to_watcher(engine: Any, args: argparse.Namespace, timeout: float = 3600) -> int:
-    """Ask the `rat watch` holding the lock to do this run, and report how it went."""
-    import time
+def _hand_over(engine: Any, locked: Any, kind: str, **work: Any) -> Any:
+    """Ask the watcher or workbench whose lock refused this command to do it; wait for its Outcome.
+    Re-raises `locked` when the holder takes no requests; the Outcome of a rollback or vacuum that
+    failed is raised as its error, as when it fails here."""
+    from rat_tui.engine.errors import RatError
+    from rat_tui.engine.workspace import writer_name
 
-    from rat_tui.engine.workspace import WriterLock, pid_alive
-
-    pid = WriterLock(engine.ws).holder()[0]
-    request = engine.state.add_request(args.selectors, args.full_refresh, os.getpid())
-    _err(f"`rat watch` (pid {pid}) is writing to this workspace; asked it to do this run (request {request})")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = engine.state.request(request)
-        if row and row["status"] in ("pending", "running") and pid is not None and not pid_alive(pid):
-            doing = "finishing" if row["status"] == "running" else "doing"
-            engine.state.finish_request(request, "failed", None, f"the watcher stopped before {doing} it")
-            _err(f"error: `rat watch` (pid {pid}) stopped before {doing} the run; run `rat run` again")
-            return EXIT_FAILED
-        if row and row["status"] not in ("pending", "running"):
-            if row["status"] == "failed":
-                _err(f"the watcher's run {row['run_id'] or ''} FAILED: {row['message']}")
-                return EXIT_FAILED
-            _err(f"the watcher's run {row['run_id']}: {row['status']} (`rat status` has the details)")
-            return EXIT_OK
-        time.sleep(0.1)
-    _err(f"error: the watcher did not finish request {request} within {timeout:.0f}s; see `rat status`")
-    return EXIT_FAILED
+    request = engine.hand_over(locked, kind, **work)
+    holder = writer_name(locked.role, locked.pid)
+    _err(f"{holder} is writing to this workspace; asked it to do this {kind} (request {request})")
+    outcome = engine.wait_for_request(request, locked)
+    if kind != "run" and outcome.status == "failed":
+        raise RatError(outcome.message or f"{holder} could not do the {kind}")
+    return outcome
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -480,21 +477,14 @@ def cmd_history(args: argparse.Namespace) -> int:
     else:
         from rat_tui.engine.ingest.schema import summary
 
-        render_table(
-            ("version", "timestamp", "operation", "rows", "run", "schema changes"),
-            [
-                (
-                    v["version"],
-                    v["timestamp"],
-                    v["operation"],
-                    v["rows"],
-                    v["run"],
-                    summary(v.get("schema_changes", [])),
-                )
-                for v in versions
-            ],
-            sys.stdout,
-        )
+        rows = []
+        for v in versions:
+            # A maintenance commit (a vacuum's) changes no row: the models reading the table stay up to date.
+            operation = f"{v['operation']} (maintenance)" if v["maintenance"] else v["operation"]
+            rows.append(
+                (v["version"], v["timestamp"], operation, v["rows"], v["run"], summary(v.get("schema_changes", [])))
+            )
+        render_table(("version", "timestamp", "operation", "rows", "run", "schema changes"), rows, sys.stdout)
     return EXIT_OK
 
 
@@ -536,30 +526,45 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    from rat_tui.engine.errors import LockedError
+
     engine = _engine(args)
     try:
-        new = engine.rollback(args.table, args.version)
+        table = engine.resolve_table(args.table)
+        try:
+            new = engine.rollback(table, args.version)
+        except LockedError as locked:
+            what = {"table": table, "version": args.version}
+            new = int(_hand_over(engine, locked, "rollback", args=what).result["version"])
     finally:
         engine.close()
-    _err(f"{args.table} is now version {new}, with the content of version {args.version}")
+    _err(f"{table} is now version {new}, with the content of version {args.version}")
     return EXIT_OK
 
 
 def cmd_vacuum(args: argparse.Namespace) -> int:
+    from rat_tui.engine.errors import LockedError
     from rat_tui.engine.versions import parse_retention
 
     hours = parse_retention(args.retain)
     engine = _engine(args)
     try:
-        removed = engine.vacuum(hours)
+        try:
+            removed = engine.vacuum(hours)
+        except LockedError as locked:
+            deleted = _hand_over(engine, locked, "vacuum", args={"retain_hours": hours}).result.get("deleted", {})
+            removed = {table: int(n) for table, n in deleted.items()}
     finally:
         engine.close()
+    kept = f"versions of the last {args.retain} keep their files" if hours else ""
+    if not removed:
+        _err("vacuum: nothing to delete" + (f"; {kept}" if kept else ""))
+        return EXIT_OK
     for table, count in removed.items():
-        if count:
-            _err(f"vacuumed {table}: {count} file{'s' if count != 1 else ''} deleted")
-    _err(
-        f"vacuum done: {sum(removed.values())} files deleted from {len(removed)} tables (kept what the last {args.retain} need)"
-    )
+        _err(f"vacuumed {table}: {count} file{'s' if count != 1 else ''} deleted")
+    files, tables = sum(removed.values()), len(removed)
+    done = f"{files} file{'s' if files != 1 else ''} deleted from {tables} table{'s' if tables != 1 else ''}"
+    _err(f"vacuum done: {done}" + (f" ({kept})" if kept else ""))
     return EXIT_OK
 
 

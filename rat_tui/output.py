@@ -238,7 +238,7 @@ def describe_event(event: ev.Event) -> str | None:
     if isinstance(event, watch.SettingsError):
         return f"error: {event.message}"
     if isinstance(event, watch.RequestDone):
-        return f"request {event.request_id} from another process: {event.status}"
+        return f"{event.kind} request {event.request_id} from another process: {event.status}"
     if isinstance(event, watch.WatchStopped):
         return f"stopped ({event.reason})"
     if isinstance(event, ev.RunFinished):

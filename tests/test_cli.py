@@ -110,7 +110,7 @@ def test_status_json_contract(built: Path) -> None:
 def test_history(built: Path) -> None:
     versions = json.loads(run_rat("history", "-w", str(built), "gold.totals", "--json").stdout)
     assert versions[0]["version"] == 0 and versions[0]["rows"] == 2 and versions[0]["operation"] == "build"
-    assert set(versions[0]) == {"version", "timestamp", "operation", "rows", "run"}
+    assert set(versions[0]) == {"version", "timestamp", "operation", "rows", "run", "maintenance"}
     one_line_error(run_rat("history", "-w", str(built), "gold.nope"), "gold.nope", "rat status")
 
 

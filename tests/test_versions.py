@@ -94,7 +94,7 @@ def test_vacuum_keeps_the_current_version(shop: Path) -> None:
     ]
     assert "removed by `rat vacuum`" in run_rat("diff", "-w", str(shop), "silver.orders", "0", "1").stderr
     # A week's retention (the default) deletes nothing this young.
-    assert "0 files deleted" in run_rat("vacuum", "-w", str(shop)).stderr
+    assert "vacuum: nothing to delete" in run_rat("vacuum", "-w", str(shop)).stderr
 
 
 def test_status_shows_the_last_build_of_each_model(shop: Path) -> None:

@@ -298,7 +298,7 @@ def test_rat_run_reports_a_watcher_that_died_before_doing_its_run(ws: Path) -> N
         watcher.wait(timeout=30)
         assert run.wait(timeout=30) == 1
         err = run.stderr.read() if run.stderr else ""
-        assert f"`rat watch` (pid {watcher.pid}) stopped before doing the run" in err and "Traceback" not in err
+        assert f"rat watch (pid {watcher.pid}) stopped before doing the run" in err and "Traceback" not in err
     finally:
         if run.poll() is None:
             run.kill()

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
-from rat_tui.engine.errors import first_line
+from rat_tui.engine.errors import LockedError, first_line
 from rat_tui.engine.events import EventBus, ModelWarning, RunFinished, RunStarted
 from rat_tui.engine.state import State, new_run_id
 from rat_tui.engine.workspace import Workspace, WriterLock
 
 if TYPE_CHECKING:
+    from rat_tui.engine.handover import Outcome
     from rat_tui.engine.query import Session
     from rat_tui.engine.versions import Diff
 
@@ -89,11 +90,11 @@ class Engine:
             lock.release()
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
+    def _writing(self, role: str = "run") -> Iterator[None]:
         if self._lock_held:
             yield
         else:
-            with WriterLock(self.ws):
+            with WriterLock(self.ws, role):
                 self.state.settle_interrupted()  # what a killed writer left running
                 yield
 
@@ -227,32 +228,28 @@ class Engine:
         }
         return Session(self.ws, views)
 
-    def _table_path(self, table: str) -> Path:
-        from rat_tui.engine.errors import RatError
+    def resolve_table(self, name: str) -> str:
+        """The lake table `name` means: `silver.orders` as it is, `orders` when one layer has it."""
+        from rat_tui.engine.versions import resolve_table
 
-        table = table.strip().lower()
-        path = self.ws.table_path(table) if table.count(".") == 1 else None
-        if path is None or not lake.is_table(path):
-            raise RatError(f"table {table!r} does not exist; `rat status` lists the tables")
-        return path
+        return resolve_table(self.ws, name)
 
     def history(self, table: str) -> list[dict[str, Any]]:
-        """The table's versions, newest first."""
-        return lake.history(self._table_path(table))
+        """The table's versions, newest first (maintenance ones, like a vacuum's, marked)."""
+        return lake.history(self.ws.table_path(self.resolve_table(table)))
 
     def diff(self, table: str, v1: int | None = None, v2: int | None = None, rows: bool = False) -> Diff:
-        """Rows added, removed and changed from v1 to v2 (default: the last change), by the model's
-        unique_key where it declares one."""
+        """Rows added, removed and changed from v1 to v2 (default: the last data change, so a vacuum
+        since is looked through), by the model's unique_key where it declares one."""
         from rat_tui.engine.models import discover
         from rat_tui.engine.versions import diff
 
-        table = table.strip().lower()
-        path = self._table_path(table)
-        latest = lake.latest_version(path) or 0
+        table = self.resolve_table(table)
+        path = self.ws.table_path(table)
         if v2 is None:
-            v2 = latest
+            v2 = lake.data_version(path) or 0
         if v1 is None:
-            v1 = max(v2 - 1, 0)
+            v1 = (lake.data_version(path, v2 - 1) or 0) if v2 > 0 else 0  # the data version before v2
         model = discover(self.ws).get(table)
         key = model.row_key if model is not None else []
         session = self.query_session()
@@ -269,12 +266,13 @@ class Engine:
         """
         from rat_tui.engine.versions import rollback
 
-        path = self._table_path(table)
-        with self._writing():
+        table = self.resolve_table(table)
+        path = self.ws.table_path(table)
+        with self._writing("rollback"):
             run_id = new_run_id()
             self.state.start_run(run_id, f"rollback {table} {version}")
             try:
-                new = rollback(path, table.strip().lower(), version, run_id)
+                new = rollback(path, table, version, run_id)
             except BaseException as exc:
                 self.state.finish_run(run_id, "failed", error=str(exc).splitlines()[0] if str(exc) else "interrupted")
                 raise
@@ -282,8 +280,30 @@ class Engine:
             return new
 
     def vacuum(self, retain_hours: int) -> dict[str, int]:
-        """Delete data files older versions no longer need (never the current version's): files per table."""
+        """Delete data files older versions no longer need (never the current version's): the files
+        deleted per table, for the tables that had any (a table with none gets no commit)."""
         from rat_tui.engine.versions import vacuum
 
-        with self._writing():
-            return {name: len(vacuum(self.ws.table_path(name), retain_hours)) for name in lake.list_tables(self.ws)}
+        with self._writing("vacuum"):
+            deleted = {name: len(vacuum(self.ws.table_path(name), retain_hours)) for name in lake.list_tables(self.ws)}
+        return {name: n for name, n in deleted.items() if n}
+
+    def hand_over(
+        self,
+        locked: LockedError,
+        kind: str,
+        args: dict[str, Any] | None = None,
+        selectors: list[str] | None = None,
+        full_refresh: bool = False,
+    ) -> int:
+        """Ask the watcher or workbench whose lock refused this run, rollback or vacuum to do it;
+        return the request's id (re-raise `locked` when the holder takes no requests)."""
+        from rat_tui.engine.handover import ask
+
+        return ask(self, locked, kind, args, selectors, full_refresh)
+
+    def wait_for_request(self, request_id: int, locked: LockedError, timeout: float = 3600.0) -> Outcome:
+        """Block until the writer has carried the request out (RatError if it stopped first)."""
+        from rat_tui.engine.handover import wait
+
+        return wait(self, request_id, locked, timeout)

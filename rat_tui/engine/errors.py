@@ -22,7 +22,13 @@ class QueryError(RatError):
 
 
 class LockedError(RatError):
-    """Another process holds the workspace's writer lock."""
+    """Another process holds the workspace's writer lock: `pid` and `role` say which, as its lock
+    file names it (a role of SERVING_ROLES takes the work of others as requests)."""
+
+    def __init__(self, message: str, pid: int | None = None, role: str = "run") -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.role = role
 
 
 class StorageError(RatError):

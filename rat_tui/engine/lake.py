@@ -66,6 +66,84 @@ def latest_version(path: Path) -> int | None:
     return max(versions)
 
 
+# Delta operations (commitInfo.operation, as delta-rs and Spark write them) that clean up, compact
+# or annotate a table without changing its rows: they must not make a model that reads it stale.
+MAINTENANCE_OPERATIONS = frozenset(
+    {
+        "VACUUM START",
+        "VACUUM END",
+        "OPTIMIZE",
+        "REORG",
+        "SET TBLPROPERTIES",
+        "UNSET TBLPROPERTIES",
+        "UPGRADE PROTOCOL",
+        "ADD FEATURE",
+        "DROP FEATURE",
+        "ADD CONSTRAINT",
+        "DROP CONSTRAINT",
+        "COMPUTE STATS",
+    }
+)
+
+# str(path) -> (latest version, its log file's mtime_ns, data version): a watcher asks on every run.
+_data_versions: dict[str, tuple[int, int, int]] = {}
+
+
+def _log_file(path: Path, version: int) -> Path:
+    return path / "_delta_log" / f"{version:020d}.json"
+
+
+def is_maintenance(path: Path, version: int) -> bool | None:
+    """Whether the commit of `version` only maintains the table (a vacuum, a compaction, a property):
+    a maintenance operation that adds or removes no file as a data change. None when its log file is
+    gone (a checkpoint replaced it)."""
+    try:
+        fh = open(_log_file(path, version), encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    operation = None
+    with fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            action = json.loads(line)
+            if "commitInfo" in action:
+                operation = action["commitInfo"].get("operation")
+                if operation not in MAINTENANCE_OPERATIONS:
+                    return False  # commitInfo comes first: a data commit's many adds are not read
+            for kind in ("add", "remove"):
+                if kind in action and action[kind].get("dataChange", True):
+                    return False
+    return operation in MAINTENANCE_OPERATIONS
+
+
+def data_version(path: Path, at: int | None = None) -> int | None:
+    """The newest version (no newer than `at`, default the latest) whose commit changed the table's
+    data: what a model records of its inputs, so a vacuum or a compaction makes nothing stale. A
+    commit whose log is gone counts as data (a needless rebuild, never a missed change)."""
+    latest = latest_version(path)
+    if latest is None:
+        return None
+    if at is not None and at < latest:
+        return _walk_back(path, max(at, 0))
+    try:
+        stamp = _log_file(path, latest).stat().st_mtime_ns  # a table dropped and built again differs
+    except FileNotFoundError:
+        stamp = 0
+    cached = _data_versions.get(str(path))
+    if cached is not None and cached[:2] == (latest, stamp):
+        return cached[2]
+    version = _walk_back(path, latest)
+    _data_versions[str(path)] = (latest, stamp, version)
+    return version
+
+
+def _walk_back(path: Path, version: int) -> int:
+    while version > 0 and is_maintenance(path, version):
+        version -= 1
+    return version
+
+
 def open_table(path: Path) -> DeltaTable | None:
     from deltalake import DeltaTable
 
@@ -274,12 +352,16 @@ def history(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
                 rows = count_rows(DeltaTable(str(path), version=h["version"]))
             except Exception:
                 rows = None
+        maintenance = is_maintenance(path, h["version"])
+        if maintenance is None:
+            maintenance = h.get("operation") in MAINTENANCE_OPERATIONS
         entry = {
             "version": h.get("version"),
             "timestamp": datetime.fromtimestamp(h["timestamp"] / 1000, UTC).isoformat(timespec="milliseconds"),
             "operation": h.get("rat.operation") or h.get("operation"),
             "rows": rows,
             "run": h.get("rat.run"),
+            "maintenance": maintenance,  # no data change: models reading the table stay up to date
         }
         if h.get("rat.schema_changes"):  # what an ingest added to or changed in the table's columns
             try:

@@ -59,19 +59,20 @@ class Planner:
         self.state = state
 
     def input_versions(self, model: Model, graph: Graph) -> dict[str, int]:
-        """The version of every lake table the model reads, looking through views to their tables."""
+        """The data version of every lake table the model reads (a vacuum's commits do not count),
+        looking through views to their tables."""
         out: dict[str, int] = {}
         for dep in model.depends_on:
             upstream = graph.models.get(dep)
             if upstream is not None and upstream.materialized == "view":
                 out.update(self.input_versions(upstream, graph))
                 continue
-            version = lake.latest_version(self.ws.table_path(dep))
+            version = lake.data_version(self.ws.table_path(dep))
             out[dep] = -1 if version is None else version
         return out
 
     def plan(self, model: Model, fingerprint: str, inputs: dict[str, int], prior: dict | None, force: bool) -> Plan:
-        table_version = lake.latest_version(self.ws.table_path(model.name))
+        table_version = lake.data_version(self.ws.table_path(model.name))  # a vacuum of it is no change
         exists = model.materialized == "view" or table_version is not None
         same_model = (
             prior is not None

@@ -1,4 +1,5 @@
-"""Engine state in `.rat/state.sqlite` (WAL): runs, model builds, the ingested-file ledger, source pulls."""
+"""Engine state in `.rat/state.sqlite` (WAL): runs, model builds, the ingested-file ledger, source pulls;
+the requests handed to the writer are request_queue.py's, mixed into `State`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from rat_tui.engine.request_queue import RequestQueue
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -82,7 +85,10 @@ CREATE TABLE IF NOT EXISTS requests (
     status TEXT NOT NULL,           -- pending | running | ok | failed | noop
     run_id TEXT,
     finished_at TEXT,
-    message TEXT
+    message TEXT,
+    kind TEXT NOT NULL DEFAULT 'run',  -- run | rollback | vacuum
+    args TEXT,                      -- JSON: rollback {"table", "version"}, vacuum {"retain_hours"}
+    result TEXT                     -- JSON: rollback {"version"}, vacuum {"deleted": {table: files}}
 );
 CREATE TABLE IF NOT EXISTS queries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -134,6 +140,17 @@ CREATE TABLE IF NOT EXISTS seen_files (
 """
 
 
+# Columns added to a table after rat first made it: (table, column, declaration). A state.sqlite
+# made by an older rat lacks them, and CREATE TABLE IF NOT EXISTS does not add them.
+ADDED_COLUMNS = (
+    ("requests", "kind", "TEXT NOT NULL DEFAULT 'run'"),
+    ("requests", "args", "TEXT"),
+    ("requests", "result", "TEXT"),
+    ("model_runs", "fingerprint", "TEXT"),
+    ("model_runs", "inputs", "TEXT"),
+)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -150,7 +167,7 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-class State:
+class State(RequestQueue):
     """A connection to state.sqlite; each process opens its own."""
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
@@ -174,18 +191,25 @@ class State:
                 time.sleep(0.01)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
-        self._add_columns("model_runs", {"fingerprint": "TEXT", "inputs": "TEXT"})
+        self._add_columns()
 
-    def _add_columns(self, table: str, columns: dict[str, str]) -> None:
-        """Columns a newer rat added to a table of an older state.sqlite (CREATE IF NOT EXISTS keeps it)."""
-        have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
-        for name, kind in columns.items():
-            if name not in have:
-                try:
-                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-                except sqlite3.OperationalError as exc:
-                    if "duplicate column" not in str(exc):  # another process added it meanwhile
-                        raise
+    def _add_columns(self) -> None:
+        """Add the ADDED_COLUMNS an older rat's state.sqlite lacks. Looked for first, so an
+        up-to-date database is not written to; then again inside one write transaction, so two
+        processes opening an old database at once add each column once."""
+
+        def missing() -> list[tuple[str, str, str]]:
+            have: dict[str, set[str]] = {}
+            for table, _, _ in ADDED_COLUMNS:
+                if table not in have:
+                    have[table] = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            return [(t, c, d) for t, c, d in ADDED_COLUMNS if c not in have[t]]
+
+        if not missing():
+            return
+        with self.transaction():
+            for table, column, declaration in missing():
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         self.db.close()
@@ -387,33 +411,6 @@ class State:
         """The newest schema changes, newest first."""
         rows = self.db.execute("SELECT * FROM schema_changes ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [dict(r) for r in rows]
-
-    # Run requests: a process that cannot write hands its run to the writer (`rat watch`).
-    def add_request(self, selectors: list[str], full_refresh: bool, pid: int) -> int:
-        cur = self.db.execute(
-            "INSERT INTO requests (requested_at, pid, selectors, full_refresh, status) VALUES (?, ?, ?, ?, 'pending')",
-            (now_iso(), pid, json.dumps(selectors), int(full_refresh)),
-        )
-        return int(cur.lastrowid or 0)
-
-    def claim_request(self) -> dict[str, Any] | None:
-        """The oldest pending request, marked running (by this process only)."""
-        with self.transaction():
-            row = self.db.execute("SELECT * FROM requests WHERE status = 'pending' ORDER BY id LIMIT 1").fetchone()
-            if row is None:
-                return None
-            self.db.execute("UPDATE requests SET status = 'running' WHERE id = ?", (row["id"],))
-        return {**dict(row), "selectors": json.loads(row["selectors"]), "status": "running"}
-
-    def finish_request(self, request_id: int, status: str, run_id: str | None, message: str | None) -> None:
-        self.db.execute(
-            "UPDATE requests SET status = ?, run_id = ?, finished_at = ?, message = ? WHERE id = ?",
-            (status, run_id, now_iso(), message, request_id),
-        )
-
-    def request(self, request_id: int) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
-        return dict(row) if row else None
 
     # Pulls of sources (rat.toml's [sources]): what each did, never what it sent.
     def record_pull(

@@ -1,4 +1,5 @@
-"""A table's versions: compare two (diff), publish an old one again (rollback), delete old files (vacuum)."""
+"""A table's versions: compare two (diff), publish an old one again (rollback), delete old files
+(vacuum); and which table a short name (`orders`) means."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 from rat_tui.engine import lake
 from rat_tui.engine.errors import RatError
 from rat_tui.engine.query import first_row, quote_ident
+from rat_tui.engine.workspace import LAYERS
 
 if TYPE_CHECKING:
     from rat_tui.engine.query import Session
+    from rat_tui.engine.workspace import Workspace
 
 LINEAGE = ("_source_file", "_ingested_at", "_batch_id")
 
@@ -36,6 +39,31 @@ class Diff:
         out = {k: v for k, v in self.__dict__.items() if k != "rows"}
         out["from"], out["to"] = out.pop("from_version"), out.pop("to_version")
         return out
+
+
+def resolve_table(ws: Workspace, name: str) -> str:
+    """`layer.table` for a table named in full, or by its table name alone when exactly one layer
+    has it (`invoices` -> `silver.invoices`); RatError listing the candidates otherwise."""
+    name = name.strip().lower()
+    tables = lake.list_tables(ws)
+    if name in tables:
+        return name
+    if "." not in name:
+        found = [f"{layer}.{name}" for layer in LAYERS if f"{layer}.{name}" in tables]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise RatError(f"`{name}` is ambiguous: {', '.join(found)}; name the layer")
+    import difflib
+
+    # A typo of the full name, or of the table name alone (then in every layer that has it).
+    close = difflib.get_close_matches(name, tables, n=3, cutoff=0.6)
+    shorts = sorted({t.split(".", 1)[1] for t in tables})
+    for short in difflib.get_close_matches(name.split(".")[-1], shorts, n=3, cutoff=0.6):
+        close += [t for t in tables if t.split(".", 1)[1] == short]
+    guesses = list(dict.fromkeys(close))[:3]
+    hint = f"did you mean {', '.join(guesses)}? " if guesses else ""
+    raise RatError(f"table `{name}` does not exist; {hint}`rat status` lists the tables")
 
 
 def _version_schema(path: Path, version: int) -> Any:
@@ -136,8 +164,21 @@ def parse_retention(text: str) -> int:
 
 def vacuum(path: Path, retain_hours: int) -> list[str]:
     """Delete data files no version younger than the retention needs, and never the current one's;
-    files left by interrupted builds go too once older than the retention."""
+    files left by interrupted builds go too once older than the retention. Return the files that
+    existed and are gone.
+
+    delta-rs lists every expired remove action, also those whose files an earlier vacuum deleted, and
+    commits VACUUM START and END for them: so a dry run first, and no vacuum (no commit) unless one
+    of the files it lists is still there."""
     from deltalake import DeltaTable
 
     dt = DeltaTable(str(path))
-    return list(dt.vacuum(retention_hours=retain_hours, dry_run=False, enforce_retention_duration=False, full=True))
+
+    def listed(dry_run: bool) -> list[str]:
+        return list(dt.vacuum(retain_hours, dry_run, enforce_retention_duration=False, full=True))
+
+    present = [f for f in listed(dry_run=True) if (path / f).exists()]
+    if not present:
+        return []
+    listed(dry_run=False)
+    return [f for f in present if not (path / f).exists()]

@@ -53,6 +53,7 @@ class RequestDone(Event):
     request_id: int
     status: str
     run_id: str | None
+    kind: str = "run"  # run | rollback | vacuum
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,10 @@ class WatchStopped(Event):
 class Watcher:
     """Runs the engine whenever landing/, models/ or rat.toml change, until `stop()`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, role: str = "watch") -> None:
         self.engine = engine
         self.ws = engine.ws
+        self.role = role  # who holds the writer lock, for those it refuses: "watch" or "workbench"
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._dirty: set[str] = set()  # kinds of change seen since the last cycle
@@ -112,7 +114,7 @@ class Watcher:
 
     def run(self) -> None:
         """Hold the writer lock and watch until stopped; raise LockedError if another process writes."""
-        with self.engine.writer("watch"):
+        with self.engine.writer(self.role):
             observer = self._observer()
             observer.start()
             import os
@@ -185,7 +187,7 @@ class Watcher:
             except WorkspaceError as exc:
                 self.engine.events.emit(SettingsError(f"{exc}; the previous settings stay"))
                 dirty.discard("config")
-        self._serve_requests()
+        rolled_back = self._serve_requests()
         ready, waiting, wait = self._settled_files()
         now = time.monotonic()
         if ready and self._ready_since is None:
@@ -201,7 +203,8 @@ class Watcher:
         # Sources of rat.toml are pulled when their `every` is due (all of them on start, unless
         # pulled within it before); the wake-up is no later than the next one falls due.
         due, until_due = due_sources(self.ws, self.engine.state)
-        if ready or due or not self._first_run_done or dirty & {"models", "config"}:
+        # After a rollback the models downstream of the table catch up, as the next `rat run` would.
+        if ready or due or rolled_back or not self._first_run_done or dirty & {"models", "config"}:
             self._run(files=ready, sources=due)
             self._first_run_done = True
             self._ready_since = None
@@ -227,23 +230,24 @@ class Watcher:
             self._unreadable[rel] = self._seen.get(rel, (-1, -1))
         return report
 
-    def _serve_requests(self) -> None:
-        """Carry out runs other processes asked for (`rat run` while this watcher writes)."""
+    def _serve_requests(self) -> bool:
+        """Carry out what other processes asked for (`rat run`, `rat rollback`, `rat vacuum` while
+        this watcher writes); return whether a table was rolled back."""
+        from rat_tui.engine.handover import carry_out
+
         state = self.engine.state
+        rolled_back = False
         while not self._stop.is_set() and (request := state.claim_request()) is not None:
             try:
-                report = self.engine.run(request["selectors"], full_refresh=bool(request["full_refresh"]))
-            except RatError as exc:
-                state.finish_request(request["id"], "failed", None, str(exc))
-                self.engine.events.emit(RequestDone(request["id"], "failed", None))
-                continue
+                outcome = carry_out(self.engine, request)
             except BaseException as exc:
-                state.finish_request(request["id"], "failed", None, f"the run was interrupted ({type(exc).__name__})")
+                why = f"the {request['kind']} was interrupted ({type(exc).__name__})"
+                state.finish_request(request["id"], "failed", None, why)
                 raise
-            failures = {**report.failed, **{f"source {n}": e for n, e in report.sources_failed.items()}}
-            message = "; ".join(f"{m}: {e}" for m, e in failures.items()) or None
-            state.finish_request(request["id"], report.status, report.run_id, message)
-            self.engine.events.emit(RequestDone(request["id"], report.status, report.run_id))
+            state.finish_request(request["id"], outcome.status, outcome.run_id, outcome.message, outcome.result)
+            self.engine.events.emit(RequestDone(request["id"], outcome.status, outcome.run_id, outcome.kind))
+            rolled_back |= outcome.kind == "rollback" and outcome.status == "ok"
+        return rolled_back
 
     def _settled_files(self) -> tuple[set[str], bool, float]:
         """Landing files not yet ingested whose size and mtime have held for settle_seconds; whether

@@ -239,12 +239,40 @@ def _toml_str(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
+# What each role of the writer lock is called in messages. The roles of SERVING_ROLES hold the lock
+# until stopped and carry out the runs, rollbacks and vacuums other processes ask for; the others
+# finish their one command and let go.
+WRITER_NAMES = {
+    "run": "another rat run",
+    "rollback": "rat rollback",
+    "vacuum": "rat vacuum",
+    "watch": "rat watch",
+    "workbench": "the workbench",
+}
+SERVING_ROLES = frozenset({"watch", "workbench"})
+
+
+def writer_name(role: str, pid: int | None) -> str:
+    """`rat watch (pid 12)`, `the workbench (pid 12)`, `another rat run (pid 12)`."""
+    return f"{WRITER_NAMES.get(role, f'rat {role}')} (pid {pid if pid is not None else 'unknown'})"
+
+
+def _locked_remedy(role: str, pid: int | None) -> str:
+    # A watcher or the workbench never finishes: waiting for it is no advice.
+    if role == "workbench":
+        return "only one engine writes at a time: quit the workbench first (ctrl+q)"
+    if role in SERVING_ROLES:
+        how = f"Ctrl+C where it runs, or `kill {pid}`" if pid is not None else "Ctrl+C where it runs"
+        return f"only one engine writes at a time: stop it first ({how})"
+    return "wait for it to finish, then try again"
+
+
 class WriterLock:
     """`.rat/lock`: one writing process per workspace (an flock, so a dead holder frees it)."""
 
     def __init__(self, workspace: Workspace, role: str = "run") -> None:
         self.path = workspace.state_dir / "lock"
-        self.role = role  # "run" or "watch": a watcher takes run requests from other processes
+        self.role = role  # a key of WRITER_NAMES: who writes, for the messages of those who cannot
         self._fd: int | None = None
 
     def holder(self) -> tuple[int | None, str]:
@@ -279,10 +307,10 @@ class WriterLock:
         except BlockingIOError:
             os.close(fd)
             pid, role = self._named_holder()
-            what = "`rat watch`" if role == "watch" else "another rat process"
             raise LockedError(
-                f"{self.path}: {what} (pid {pid if pid is not None else 'unknown'}) is writing to this workspace; "
-                "wait for it to finish or stop it"
+                f"{self.path}: {writer_name(role, pid)} is writing to this workspace; {_locked_remedy(role, pid)}",
+                pid,
+                role,
             ) from None
         # A lock left by a dead process is free again (flock dies with its holder): take it over.
         os.ftruncate(fd, 0)

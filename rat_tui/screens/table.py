@@ -234,10 +234,11 @@ class TableScreen(Screen[None]):
 
         versions.add_columns("version", "time", "operation", "rows", "run", "schema changes")
         for v in data["versions"]:
+            operation = (v["operation"] or "") + (" (maintenance)" if v["maintenance"] else "")
             versions.add_row(
                 str(v["version"]),
                 v["timestamp"][:19],
-                v["operation"] or "",
+                operation,
                 f"{v['rows'] or 0:,}",
                 v["run"] or "",
                 summary(v.get("schema_changes", [])),

@@ -222,7 +222,7 @@ def test_watch_and_run_at_once(tmp_path: Path, order: str, seed: int) -> None:
         run_err = run.err()
         handed = "asked it to do this run" in run_err
         if handed:  # the watcher wrote: it did the run and `rat run` reported its outcome
-            assert f"`rat watch` (pid {watch.pid}) is writing to this workspace" in run_err
+            assert f"rat watch (pid {watch.pid}) is writing to this workspace" in run_err
             assert "the watcher's run" in run_err.splitlines()[-1]
         else:
             assert run_err.splitlines()[-1].removeprefix("rat: ").startswith(("run ", "nothing to do")), run_err
@@ -238,7 +238,7 @@ def test_watch_and_run_at_once(tmp_path: Path, order: str, seed: int) -> None:
         else:  # the watcher found `rat run` writing and said so
             assert watch.wait() == 1, watch.err()
             assert not handed
-            one_line_refusal(watch, run, "another rat process")
+            one_line_refusal(watch, run, "another rat run")
             after = run_rat("run", "-w", str(root))  # takes the file dropped meanwhile in
             assert after.returncode == 0, after.stderr
             outcome = "watch refused"
@@ -261,7 +261,7 @@ def test_two_runs_at_once(tmp_path: Path, seed: int) -> None:
     for p, other, code in ((first, second, codes[0]), (second, first, codes[1])):
         if code != 0:  # it found the other writing and said so
             assert code == 1
-            one_line_refusal(p, other, "another rat process")
+            one_line_refusal(p, other, "another rat run")
     assert_sound(root, first, second)
     again = run_rat("run", "-w", str(root))
     assert again.returncode == 0 and "nothing to do" in again.stderr, again.stderr
@@ -277,7 +277,7 @@ def test_a_run_while_a_long_run_writes_is_refused_naming_it(tmp_path: Path) -> N
         second = Proc.start(root, "run")
         assert second.wait() == 1
         assert first.popen.poll() is None, "the first run was still writing"
-        one_line_refusal(second, first, "another rat process")
+        one_line_refusal(second, first, "another rat run")
         assert "wait for it to finish" in second.err()
         assert first.wait() == 0, first.err()
         assert_sound(root, first, second)
@@ -296,7 +296,7 @@ def test_two_watches_at_once_one_is_refused_naming_the_other(tmp_path: Path, see
         wait_until(lambda: a.popen.poll() is not None or b.popen.poll() is not None, what="one watcher to give way")
         loser, winner = (a, b) if a.popen.poll() is not None else (b, a)
         assert loser.wait() == 1
-        one_line_refusal(loser, winner, "`rat watch`")
+        one_line_refusal(loser, winner, "rat watch")
         wait_until(lambda: caught_up(root), what="the watcher to build")
         assert winner.popen.poll() is None
         assert winner.stop() == 0, winner.err()
@@ -413,9 +413,7 @@ def test_a_watcher_stopped_while_a_run_hands_over_loses_no_request(tmp_path: Pat
             assert lines[-1].startswith("the watcher's run") or lines[-1].startswith(("run ", "nothing to do")), lines
         else:
             assert code == 1
-            assert (
-                lines[-1] == f"error: `rat watch` (pid {watch.pid}) stopped before doing the run; run `rat run` again"
-            )
+            assert lines[-1] == f"error: rat watch (pid {watch.pid}) stopped before doing the run; run `rat run` again"
         assert_sound(root, watch, run)
         requests = state_rows(root, "select status from requests")
         print(f"seed {seed}: rat run exit {code}, requests {requests}")
