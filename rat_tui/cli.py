@@ -257,7 +257,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if sys.stdin.isatty() and sys.stdout.isatty():
         return cmd_workbench(args)
     # Not at a terminal (a script, CI): show what was built instead of opening the workbench.
-    cmd_status(argparse.Namespace(**{**vars(args), "json": False}))
+    cmd_status(argparse.Namespace(**{**vars(args), "json": False, "check": False}))
     _err(f'try: rat -w {root}   or   rat query -w {root} "select * from gold.daily_revenue order by 1 desc limit 10"')
     return code
 

@@ -197,3 +197,10 @@ def test_a_quarantined_file_makes_the_run_exit_nonzero_once(tmp_path: Path) -> N
         "id",
         "1",
     ]
+
+
+def test_rat_demo_away_from_a_terminal_builds_and_prints_the_status(tmp_path: Path) -> None:
+    done = run_rat("demo", "-w", str(tmp_path / "shop"), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert "gold.daily_revenue" in done.stdout and "try: rat -w" in done.stderr
