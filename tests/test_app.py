@@ -65,6 +65,26 @@ async def test_edge_queries_do_not_crash(demo: Path, sql: str) -> None:
         assert app.is_running
 
 
+async def test_a_timer_that_fires_during_shutdown_does_not_fail_it(demo: Path) -> None:
+    # Textual removes the widgets in no promised order once the app stops running: a tick that
+    # finds the pipeline panel gone while the lake tree is still there is the shutdown, not a bug
+    # (CI failed on exactly this). While the app runs, a missing widget still raises.
+    from textual.css.query import NoMatches
+
+    from rat_tui.app import while_mounted
+    from rat_tui.widgets.pipeline import PipelinePanel
+
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        with pytest.raises(NoMatches):
+            while_mounted(lambda a: a.query_one("#no-such-widget"))(app)
+        app._running = False  # what Textual's shutdown does first
+        await app.query_one(PipelinePanel).remove()
+        await pilot.pause()
+        assert app.query_one(LakeTree)
+        app._tick()
+
+
 async def test_the_lake_tree_lists_tables_and_inserts_names(demo: Path) -> None:
     app = RatApp(demo, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
