@@ -23,8 +23,8 @@ instead: strace stops the process at the system call that links the new log entr
 removes its temporary file right after), where strace is usable; or the launcher holds for a moment
 right after the commit, before rat records it in its state, and the kill lands in that hold.
 
-The default is a few trials per scenario and phase (under two minutes on two cores). RAT_SOAK=N
-runs N seeded trials per scenario and phase instead.
+The default kills every command once in every phase, the scenarios taking turns (about a minute
+on two cores). RAT_SOAK=N runs N seeded trials of every scenario in every phase instead.
 """
 
 from __future__ import annotations
@@ -622,21 +622,27 @@ class Trial:
 
 
 def trials() -> list[Trial]:
-    """Trials per phase: run on a fresh lake and on a new export, watch on both, a run whose
-    exports stream into commits of their own (1 each); and a watcher killed while it serves `rat run
-    --full-refresh` for another process (build, check, commit). RAT_SOAK=N: N of each."""
-    cases = [(c, s, p, n) for c, s, n in CASES for p in PHASES]
-    cases += [("handoff", "fresh", p, 1) for p in ("build", "check", "commit")]
+    """By default every command is killed once in every phase, the scenarios taking turns (run:
+    fresh lake, new export, exports streaming into commits of their own; watch: fresh lake, new
+    export), and a watcher is killed while it serves `rat run --full-refresh` for another process
+    (build, check, commit). The streaming run gets the ingest and the commit, where it differs.
+    RAT_SOAK=N: N seeded trials of every scenario in every phase."""
+    if SOAK:
+        cases = [(c, s, p) for c, s in SCENARIOS for p in PHASES]
+    else:
+        turns = {c: [s for c2, s in SCENARIOS if c2 == c] for c, _ in SCENARIOS}
+        cases = [(c, turns[c][i % len(turns[c])], p) for c in turns for i, p in enumerate(PHASES)]
+    cases += [("handoff", "fresh", p) for p in ("build", "check", "commit")]
     out: list[Trial] = []
-    for command, scenario, phase, seeds in cases:
-        for seed in range(1, (SOAK or seeds) + 1):
+    for command, scenario, phase in cases:
+        for seed in range(1, (SOAK or 1) + 1):
             commits = sum(t.phase == "commit" for t in out)
             variant = COMMIT_KILLS[commits % len(COMMIT_KILLS)] if phase == "commit" else ""
             out.append(Trial(command, scenario, phase, seed, variant))
     return out
 
 
-CASES = [("run", "fresh", 1), ("run", "update", 1), ("watch", "fresh", 1), ("watch", "update", 1), ("run", "stream", 1)]
+SCENARIOS = [("run", "stream"), ("run", "update"), ("run", "fresh"), ("watch", "fresh"), ("watch", "update")]
 TRIALS = trials()
 
 

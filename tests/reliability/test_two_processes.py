@@ -249,7 +249,7 @@ def test_watch_and_run_at_once(tmp_path: Path, order: str, seed: int) -> None:
         watch.kill()
 
 
-@pytest.mark.parametrize("seed", range(3 if not SOAK else 15))
+@pytest.mark.parametrize("seed", range(2 if not SOAK else 15))
 def test_two_runs_at_once(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     root = make_ws(tmp_path / "ws")
@@ -306,7 +306,7 @@ def test_two_watches_at_once_one_is_refused_naming_the_other(tmp_path: Path, see
         b.kill()
 
 
-@pytest.mark.parametrize("seed", range(3 if not SOAK else 15))
+@pytest.mark.parametrize("seed", range(2 if not SOAK else 15))
 def test_a_watch_and_three_runs_opening_a_fresh_workspace_at_the_same_instant(tmp_path: Path, seed: int) -> None:
     """No state database yet: all four create it and take the lock at once. Each writes, hands its
     run to the watcher, or refuses in one line; none fails on the state database."""
@@ -393,7 +393,7 @@ def test_processes_creating_the_state_database_at_the_same_instant(tmp_path: Pat
             db.close()
 
 
-@pytest.mark.parametrize("seed", range(3 if not SOAK else 15))
+@pytest.mark.parametrize("seed", range(2 if not SOAK else 15))
 def test_a_watcher_stopped_while_a_run_hands_over_loses_no_request(tmp_path: Path, seed: int) -> None:
     """SIGTERM reaches `rat watch` at a seeded moment around a `rat run` handing its run over: the
     run is done and reported, or `rat run` says the watcher stopped first; no request stays open."""
