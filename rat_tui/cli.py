@@ -397,7 +397,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from rat_tui.engine.query import export, stream
+    from rat_tui.engine.results import export, stream
     from rat_tui.output import new_text_file, query_format, render_result
 
     fmt = query_format(args.format, args.output, args.max_rows)  # refuses before anything is written

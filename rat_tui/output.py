@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # the engine is imported only when used: `rat --version` and `--help` stay quick
     from rat_tui.engine import events as ev
-    from rat_tui.engine.query import Result
+    from rat_tui.engine.results import Result
 
 MAX_CELL = 40
 MAX_ROWS = 40  # rows `rat query` prints by default, like DuckDB's box renderer; the rest are counted

@@ -87,6 +87,9 @@ class LakeTree(Tree[str]):
         built = age(t.get("built_at"), now)
         return f"{icon} {escape(t['name'].split('.', 1)[1])}  {rows}" + (f" [dim]{built}[/dim]" if built else "")
 
+    def on_mount(self) -> None:
+        self.set_interval(30, self.refresh_ages)
+
     def refresh_ages(self) -> None:
         """Relabel the tables in place (ages move on; the cursor and open nodes stay)."""
         now = self.clock()

@@ -32,6 +32,9 @@ class RunProgress(Horizontal):
         yield Label("", markup=False)
         yield ProgressBar(show_eta=False)
 
+    def on_mount(self) -> None:
+        self.set_interval(0.5, self.tick)  # the widget's own timer: it stops when the widget goes
+
     def run_started(self) -> None:
         self.started = time.monotonic()
         self.display = False
@@ -121,6 +124,7 @@ class PipelinePanel(DataTable[str]):
     """
 
     def on_mount(self) -> None:
+        self.set_interval(0.5, self.tick)  # running models' elapsed times
         self.cursor_type = "row"
         self.add_column("model", width=15, key="model")
         self.add_column("state", width=9, key="state")

@@ -18,8 +18,8 @@ class ResultsView(Vertical):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sort", "Sort by column"),
-        Binding("r", "app.copy_row", "Copy row"),
-        Binding("R", "app.copy_rows", "Copy rows"),
+        Binding("r", "screen.copy_row", "Copy row"),
+        Binding("R", "screen.copy_rows", "Copy rows"),
     ]
 
     DEFAULT_CSS = """

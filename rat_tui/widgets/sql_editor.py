@@ -135,12 +135,12 @@ class SqlEditor(TextArea):
             return
         x, y = self.cursor_screen_offset
         popup.show(prefix, candidates, x - len(prefix), y + 1)
-        popup.anchor = self.cursor_location
+        popup.opened_at = self.cursor_location
 
     def on_text_area_selection_changed(self) -> None:
         """A click or a key that moves the cursor away from where the list opened closes it."""
         popup = self.completion_list
-        if popup is not None and popup.display and popup.anchor != self.cursor_location:
+        if popup is not None and popup.display and popup.opened_at != self.cursor_location:
             popup.hide()
 
     def action_complete(self) -> None:
