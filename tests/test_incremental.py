@@ -162,7 +162,7 @@ events = st.lists(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(drops=st.lists(events, min_size=2, max_size=4))
 def test_incremental_equals_full_rebuild_after_any_drops(
     tmp_path: Path, drops: list[list[tuple[int, int, int]]]
