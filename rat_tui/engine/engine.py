@@ -112,7 +112,7 @@ class Engine:
         from rat_tui.engine.build import Builder
         from rat_tui.engine.ingest import Ingestor
         from rat_tui.engine.models import discover, plan, select
-        from rat_tui.engine.sources import pull_sources
+        from rat_tui.engine.sources.pulling import pull_sources
 
         started = time.perf_counter()
         with self._writing():

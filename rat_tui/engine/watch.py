@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rat_tui.engine.errors import RatError, WorkspaceError
 from rat_tui.engine.events import Event
 from rat_tui.engine.ingest import is_pending_name, scan_landing
-from rat_tui.engine.sources import due_sources
+from rat_tui.engine.sources.pulling import due_sources
 
 if TYPE_CHECKING:
     from rat_tui.engine.engine import Engine

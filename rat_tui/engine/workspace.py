@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rat_tui.engine.errors import LockedError, WorkspaceError
 from rat_tui.engine.landing_options import LandingOptions, parse_landing
-from rat_tui.engine.sources import HttpSource, parse_sources
+from rat_tui.engine.sources.spec import HttpSource, parse_sources
 
 CONFIG_NAME = "rat.toml"
 LAYERS = ("bronze", "silver", "gold")
