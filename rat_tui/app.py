@@ -22,6 +22,7 @@ from rat_tui.screens.workbench_actions import COPY_ROWS
 from rat_tui.ui_state import UiState
 
 BUILD_NICENESS = 10
+FOLLOW_SECONDS = 1.0  # how often a viewer looks for the writer's new versions and runs
 
 
 def lower_priority() -> None:
@@ -54,6 +55,7 @@ class RatApp(App[None]):
         self.watch_engine = watch
         self.ui_state = UiState(self.workspace.state_dir)
         self._watcher: Any = None
+        self._stop_following = threading.Event()  # set when the app closes: a viewer stops following
         self.mode = "starting"
         self.workbench: WorkbenchScreen
 
@@ -88,7 +90,7 @@ class RatApp(App[None]):
         ("Focus lake tree", "focus_tree", "Move the focus to the lake tree"),
         ("Focus pipeline", "focus_pipeline", "Move the focus to the pipeline panel"),
         ("Focus results", "focus_results", "Move the focus to the results grid"),
-        ("Help", "help", "The keys of the workbench (f1)"),
+        ("Help", "app.help", "The keys of the workbench (f1)"),
     ]
 
     def get_system_commands(self, screen: Any) -> Any:
@@ -114,6 +116,7 @@ class RatApp(App[None]):
             self.run_engine()
 
     def on_unmount(self) -> None:
+        self._stop_following.set()
         self.ui_state.save_theme(self.theme)
         if self._watcher is not None:
             self._watcher.stop("workbench closed")
@@ -144,11 +147,22 @@ class RatApp(App[None]):
             self._watcher.run()
         except LockedError as exc:
             self.post_message(EngineMode(f"viewer: {writer_name(exc.role, exc.pid)} writes"))
+            if engine is not None:
+                self._follow(engine)
         except Exception as exc:  # the workbench stays usable for queries; the header says why
             self.post_message(EngineMode(f"engine stopped: {first_line(exc)}"))
         finally:
             if engine is not None:
                 engine.close()
+
+    def _follow(self, engine: Any) -> None:
+        """A viewer: what the writer commits and runs reaches the workbench as TableChanged and
+        RunSeen events (the Follower emits them on the engine's bus), until the app closes."""
+        from rat_tui.engine.watch import Follower
+
+        follower = Follower(engine)
+        while not self._stop_following.wait(FOLLOW_SECONDS):
+            follower.poll()
 
     def _to_workbench(self, event: Any) -> None:
         self.workbench.post_message(EngineEvent(event))

@@ -116,7 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from rat_tui.engine.errors import LockedError
     from rat_tui.engine.events import FileUnreadable, RunFinished
-    from rat_tui.output import describe_event, unreadable_line
+    from rat_tui.narration import describe_event, unreadable_line
 
     engine = engine_for(args)
 
@@ -175,7 +175,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from rat_tui.engine.watch import Watcher
-    from rat_tui.output import describe_event
+    from rat_tui.narration import describe_event
 
     engine = engine_for(args)
     watcher = Watcher(engine)
@@ -185,7 +185,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         now = datetime.now().astimezone()
         with lock:
             if args.json:
-                record = {"time": now.isoformat(timespec="milliseconds"), "event": type(event).__name__}
+                record = {"time": now.isoformat(timespec="milliseconds"), "event": event.WIRE}
                 record.update(dataclasses.asdict(event))
                 sys.stdout.write(json.dumps(record, default=str) + "\n")
                 sys.stdout.flush()

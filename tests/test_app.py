@@ -683,7 +683,9 @@ async def test_the_command_palette_reaches_every_action(demo: Path) -> None:
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {t for t, _, _ in RatApp.PALETTE} <= titles
         for _, action, _ in RatApp.PALETTE:
-            assert callable(getattr(app.workbench, f"action_{action}", None)), action
+            owner, _, name = action.rpartition(".")
+            target = app if owner == "app" else app.workbench
+            assert callable(getattr(target, f"action_{name}", None)), action
         # Through the palette itself: type a command's name, enter runs it.
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
@@ -788,3 +790,33 @@ def test_histograms_skip_nan_infinity_and_constants() -> None:
     assert histogram(con, "t", "k", "INTEGER", 1000) == []  # one value
     ts = histogram(con, "t", "ts", "TIMESTAMP", 1000)
     assert ts[0][0] == "01-01 00:00 – 01-01 01:39"  # under two days: hours and minutes
+
+
+async def test_a_viewer_workbench_follows_what_rat_watch_commits(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another process writes: the workbench is a viewer, and the writer's commits reach it as
+    # TableChanged events (the Follower), which reload the lake tree.
+    from rat_tui.engine import events as ev
+    from rat_tui.screens import workbench_events
+
+    write(ws / "landing" / "orders.csv", "id,amount\n1,10\n")
+    write(ws / "models" / "silver" / "orders.sql", "select id, amount from bronze.orders")
+    proc = subprocess.Popen([RAT, "watch", "-w", str(ws)], stderr=subprocess.PIPE, text=True)
+    changed: list[str] = []
+    follow = workbench_events.HANDLERS[ev.TableChanged]
+    monkeypatch.setitem(
+        workbench_events.HANDLERS, ev.TableChanged, lambda s, e: (changed.append(e.table), follow(s, e))
+    )
+    try:
+        lock = ws / ".rat" / "lock"
+        deadline = time.monotonic() + 30
+        while not (lock.exists() and lock.read_text() == f"{proc.pid} watch") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        app = RatApp(ws, watch=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.mode.startswith("viewer") and f"pid {proc.pid}" in app.mode)
+            write(ws / "landing" / "customers.csv", "id,name\n1,Ann\n")
+            await wait_for(pilot, lambda: "bronze.customers" in changed)
+            await wait_for(pilot, lambda: "bronze.customers" in app.query_one(LakeTree).tables)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "rat_tui"
 MAX_LINES = 400
 FACES = ("rat_tui.app", "rat_tui.cli", "rat_tui.output", "rat_tui.screens", "rat_tui.widgets", "rat_tui.messages")
-FACES += ("rat_tui.ui_state", "rat_tui.__main__")
+FACES += ("rat_tui.ui_state", "rat_tui.__main__", "rat_tui.narration")
 UI_LIBRARIES = ("textual", "rich", "textual_fastdatatable")
 FACADE = ("rat_tui.engine", "rat_tui.engine.events")  # what a widget may import of the engine
 

@@ -271,39 +271,8 @@ class WorkbenchScreen(WorkbenchActions):
 
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:
-        from rat_tui.engine import events as ev
+        from rat_tui.screens.workbench_events import HANDLERS
 
-        event = message.event
-        panel = self.query_one(PipelinePanel)
-        if isinstance(event, ev.RunStarted):
-            self.app.sub_title = "building"
-            self.query_one(RunProgress).run_started()
-        elif isinstance(event, ev.Progress):
-            self.query_one(RunProgress).progress(event.step, event.done, event.total, event.current)
-        elif isinstance(event, ev.BuildPlanned):
-            panel.model_queued(list(event.models))
-        elif isinstance(event, ev.ModelStarted):
-            panel.model_started(event.model)
-        elif isinstance(event, ev.ModelFinished):
-            panel.model_finished(event.model, event.status, event.seconds, event.rows)
-            if event.status in ("failed", "check_failed"):
-                what = "failed its checks: nothing published" if event.status == "check_failed" else "failed"
-                self.notify(
-                    f"{event.error or ''}\n(e in the pipeline panel shows it)",
-                    title=f"{event.model} {what}",
-                    severity="error",
-                    timeout=8,
-                    markup=False,
-                )
-        elif isinstance(event, ev.FileQuarantined):
-            self.notify(
-                f"landing/{event.path}: {event.reason}", title="file quarantined", severity="warning", markup=False
-            )
-        elif isinstance(event, (ev.SchemaChanged, ev.ModelWarning)):
-            title = "schema change" if isinstance(event, ev.SchemaChanged) else f"{event.model}: settings not read"
-            self.notify(event.message, title=title, severity="warning", timeout=10, markup=False)
-        elif isinstance(event, ev.RunFinished):
-            self.app.sub_title = getattr(self.app, "mode", "")
-            self.query_one(RunProgress).run_finished()
-            panel.run_finished()
-            self.load_lake()
+        handler = HANDLERS.get(type(message.event))
+        if handler is not None:
+            handler(self, message.event)
