@@ -199,7 +199,7 @@ def _copy_tree(source, dest: Path) -> None:
     """Copy a package resource folder into dest, keeping files that already exist."""
     dest.mkdir(parents=True, exist_ok=True)
     for entry in source.iterdir():
-        if entry.name in ("__pycache__",) or entry.name.endswith(".pyc"):
+        if entry.name in ("__pycache__", "__init__.py") or entry.name.endswith(".pyc"):
             continue
         target = dest / entry.name
         if entry.is_dir():
@@ -216,8 +216,7 @@ def init_workspace(root: Path, demo: bool = False) -> Path:
         raise WorkspaceError(f"{root}: exists and is not a folder; choose another path")
     if (root / CONFIG_NAME).exists():
         raise WorkspaceError(f"{root}: already a rat workspace ({CONFIG_NAME} exists); use it with `rat run -w {root}`")
-    package = resources.files("rat_tui")
-    _copy_tree(package / "workspace_template", root)
+    _copy_tree(resources.files("rat_tui.workspace_template"), root)
     # A wheel cannot carry empty folders, so the layout's folders are made here.
     for sub in ("landing", "models/silver", "models/gold"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -225,7 +224,7 @@ def init_workspace(root: Path, demo: bool = False) -> Path:
     if gitignore.exists():
         gitignore.replace(root / ".gitignore")
     if demo:
-        sample = package / "sample_data"
+        sample = resources.files("rat_tui.sample_data")
         _copy_tree(sample / "landing", root / "landing")
         _copy_tree(sample / "models", root / "models")
     text = (root / CONFIG_NAME).read_text(encoding="utf-8")
