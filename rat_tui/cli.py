@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         if message is not None:
             err(f"error: {message}")
             return EXIT_FAILED
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        err(f"internal error: {type(exc).__name__}: {first}; run again with --debug for the traceback")
+        from rat_tui.engine.errors import first_line
+
+        err(f"internal error: {type(exc).__name__}: {first_line(exc)}; run again with --debug for the traceback")
         return EXIT_FAILED
 
 
@@ -117,6 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rat_tui.engine.errors import LockedError
     from rat_tui.engine.events import FileUnreadable, RunFinished
     from rat_tui.narration import describe_event, unreadable_line
+    from rat_tui.output import run_summary
 
     engine = engine_for(args)
 
@@ -142,24 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if report.status == "noop":
         err(f"nothing to do: no new files in landing/, every model up to date ({report.seconds:.2f}s)")
         return EXIT_OK
-    parts = [f"{len(report.ingested)} file{'s' if len(report.ingested) != 1 else ''} ingested"]
-    if report.pulled or report.sources_failed:
-        parts.insert(0, f"{len(report.pulled)} source{'s' if len(report.pulled) != 1 else ''} pulled")
-    if report.sources_failed:
-        parts.insert(1, f"{len(report.sources_failed)} source{'s' if len(report.sources_failed) != 1 else ''} failed")
-    if report.quarantined:
-        parts.append(f"{len(report.quarantined)} quarantined (see .rat/quarantine/)")
-    if report.unreadable:
-        parts.append(f"{len(report.unreadable)} unreadable")
-    parts.append(f"{len(report.built)} model{'s' if len(report.built) != 1 else ''} built")
-    if report.up_to_date:
-        parts.append(f"{len(report.up_to_date)} up to date")
-    if report.failed:
-        parts.append(f"{len(report.failed)} failed")
-    if report.skipped:
-        parts.append(f"{len(report.skipped)} skipped")
-    verdict = "FAILED" if report.status == "failed" else "ok"
-    err(f"run {report.run_id} {verdict}: {', '.join(parts)} ({report.seconds:.2f}s)")
+    err(run_summary(report))
     if report.unreadable:
         path, reason = report.unreadable[0]
         more = len(report.unreadable) - 1

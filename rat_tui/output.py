@@ -279,3 +279,25 @@ def render_status(status: dict[str, Any], out: TextIO) -> None:
             f"{run['files_quarantined'] or 0} quarantined, {run['models_built'] or 0} models built, "
             f"{run['models_failed'] or 0} failed\n"
         )
+
+
+def run_summary(report: Any) -> str:
+    """The line `rat run` ends with: what it pulled, ingested, built, and how it went."""
+    parts = [f"{len(report.ingested)} file{'s' if len(report.ingested) != 1 else ''} ingested"]
+    if report.pulled or report.sources_failed:
+        parts.insert(0, f"{len(report.pulled)} source{'s' if len(report.pulled) != 1 else ''} pulled")
+    if report.sources_failed:
+        parts.insert(1, f"{len(report.sources_failed)} source{'s' if len(report.sources_failed) != 1 else ''} failed")
+    if report.quarantined:
+        parts.append(f"{len(report.quarantined)} quarantined (see .rat/quarantine/)")
+    if report.unreadable:
+        parts.append(f"{len(report.unreadable)} unreadable")
+    parts.append(f"{len(report.built)} model{'s' if len(report.built) != 1 else ''} built")
+    if report.up_to_date:
+        parts.append(f"{len(report.up_to_date)} up to date")
+    if report.failed:
+        parts.append(f"{len(report.failed)} failed")
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} skipped")
+    verdict = "FAILED" if report.status == "failed" else "ok"
+    return f"run {report.run_id} {verdict}: {', '.join(parts)} ({report.seconds:.2f}s)"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
-from rat_tui.engine.build_incremental import IncrementalBuilder
+from rat_tui.engine.build_incremental import Built, IncrementalBuilder
 from rat_tui.engine.checks import CheckResult, run_checks
 from rat_tui.engine.clock import now_iso
 from rat_tui.engine.errors import first_line
@@ -123,7 +123,7 @@ class Builder(IncrementalBuilder):
             self.bus.emit(ModelStarted(name))
             t0 = time.perf_counter()
             try:
-                rows, version, view_sql, checks, used = self._build(model, plan, run_id)
+                built = self._build(model, plan, run_id)
             except ChecksFailed as exc:
                 result.checks[name] = exc.results
                 self.state.record_checks(run_id, name, exc.results)
@@ -139,18 +139,21 @@ class Builder(IncrementalBuilder):
                 took = time.perf_counter() - t0
                 self._fail(result, run_id, name, started, error, took, attempt=(fingerprints[name], inputs))
                 continue
+            checks, used = built.checks, built.mode
             if checks:
                 result.checks[name] = checks
                 self.state.record_checks(run_id, name, checks)
-            self.state.set_model_state(name, fingerprints[name], inputs, model.materialized, view_sql, run_id, version)
+            self.state.set_model_state(
+                name, fingerprints[name], inputs, model.materialized, built.view_sql, run_id, built.version
+            )
             rows_in = self._rows_in(model, graph, plan.new_files if used == "incremental" else None)
             self.state.record_model_run(
                 run_id,
                 name,
                 started,
                 "ok",
-                rows,
-                version,
+                built.rows,
+                built.version,
                 mode=used,
                 rows_in=rows_in,
                 attempt=(fingerprints[name], inputs),
@@ -160,7 +163,9 @@ class Builder(IncrementalBuilder):
                 result.incremental.append(name)
             warnings = tuple(r.describe() for r in checks if r.status != "pass")
             self.bus.emit(
-                ModelFinished(name, "ok", rows, version, time.perf_counter() - t0, warnings=warnings, mode=used)
+                ModelFinished(
+                    name, "ok", built.rows, built.version, time.perf_counter() - t0, warnings=warnings, mode=used
+                )
             )
         return result
 
@@ -199,26 +204,24 @@ class Builder(IncrementalBuilder):
 
     # Building one model.
 
-    def _build(
-        self, model: Model, plan: Plan, run_id: str
-    ) -> tuple[int | None, int | None, str | None, list[CheckResult], str]:
+    def _build(self, model: Model, plan: Plan, run_id: str) -> Built:
         try:
             if model.materialized == "view":
-                return (*self._build_view(model), "full")
+                return self._build_view(model)
             if plan.action == "incremental":
                 outcome = self._build_incremental(model, plan, run_id)
                 if outcome is not None:
-                    return (*outcome, "incremental")
+                    return outcome
             rows, version, checks = self._publish_checked(
                 model, run_id, self._stage_full(model, run_id), "overwrite", [], "build"
             )
-            return rows, version, None, checks, "full"
+            return Built(checks, rows, version)
         finally:
             for f in self._scratch:
                 f.unlink(missing_ok=True)
             self._scratch.clear()
 
-    def _build_view(self, model: Model) -> tuple[None, None, str, list[CheckResult]]:
+    def _build_view(self, model: Model) -> Built:
         if model.is_python:
             raise ValueError('a Python model cannot be materialized = "view"; use "table" or "incremental"')
         session = self.session
@@ -236,7 +239,7 @@ class Builder(IncrementalBuilder):
             else:
                 session.con.execute(f"DROP VIEW IF EXISTS {qualified(model.name)}")
             raise
-        return None, None, body, checks
+        return Built(checks, view_sql=body)
 
     def _stage_full(self, model: Model, run_id: str) -> list[Path]:
         return self._stage(model, run_id, self._model_sql(model, incremental=False))

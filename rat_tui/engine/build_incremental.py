@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,17 @@ def in_list(column: str, values: list[Any], limit: int = 10_000) -> str | None:
     return "(" + " OR ".join(parts) + ")" if parts else "false"
 
 
+@dataclass(frozen=True)
+class Built:
+    """What a model's build published."""
+
+    checks: list[CheckResult]
+    rows: int | None = None  # None: a view
+    version: int | None = None
+    view_sql: str | None = None  # a view's SQL, as defined
+    mode: str = "full"  # full | incremental
+
+
 class IncrementalBuilder(Stager):
     """The incremental half of the Builder (which publishes what these stage)."""
 
@@ -51,9 +63,7 @@ class IncrementalBuilder(Stager):
     ) -> tuple[int, int, list[CheckResult]]:
         raise NotImplementedError  # the Builder's: audit, then commit
 
-    def _build_incremental(
-        self, model: Model, plan: Plan, run_id: str
-    ) -> tuple[int, int, None, list[CheckResult]] | None:
+    def _build_incremental(self, model: Model, plan: Plan, run_id: str) -> Built | None:
         """Build from the incremental input's new rows; None when only a full rebuild is right."""
         import pyarrow.parquet as pq
 
@@ -78,7 +88,7 @@ class IncrementalBuilder(Stager):
                 staged, removes = self._merge_into(model, run_id, staged)
             operation = f"build ({model.strategy})"
             rows, version, checks = self._publish_checked(model, run_id, staged, "append", removes, operation)
-            return rows, version, None, checks
+            return Built(checks, rows, version, mode="incremental")
         except BaseException:
             for f in staged:
                 f.unlink(missing_ok=True)

@@ -121,10 +121,6 @@ class Stager:
         filtered = f" WHERE {where}" if where else ""
         return f"SELECT {select} FROM (\n{body}) AS _m{filtered}"
 
-    def _copy(self, body: str, out: Path, where: str | None = None) -> None:
-        """COPY the rows of `body` into one scratch Parquet file."""
-        self.session.con.execute(f"COPY ({self._select(body, where)}) TO {quote_str(str(out))} ({_COPY_OPTIONS})")
-
     def _stage(self, model: Model, run_id: str, body: str, where: str | None = None) -> list[Path]:
         """COPY the rows of `body` into new data files in the model's table folder (invisible to
         readers until published). Files of about a million rows each: a later merge or partition
