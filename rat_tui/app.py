@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 
+from rat_tui.actions import bindings, palette
 from rat_tui.messages import EngineEvent, EngineMode
 from rat_tui.screens.workbench import WorkbenchScreen
-from rat_tui.screens.workbench_actions import COPY_ROWS
 from rat_tui.ui_state import UiState
 
 BUILD_NICENESS = 10
@@ -42,10 +42,7 @@ class RatApp(App[None]):
     TITLE = "rat"
     CSS = WorkbenchScreen.LAYOUT_CSS
     # What works on every screen; the workbench's own keys are the workbench screen's.
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("f1", "help", "Help"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("app")
 
     def __init__(self, workspace: Path, watch: bool = True) -> None:
         super().__init__()
@@ -64,34 +61,7 @@ class RatApp(App[None]):
         return self.workbench
 
     # ctrl+p: every workbench action by name, next to Textual's own (themes, keys, quit).
-    PALETTE: ClassVar[list[tuple[str, str, str]]] = [
-        ("Run query", "run_query_key", "Run the selection, or the statement under the cursor (ctrl+j)"),
-        ("Cancel query", "cancel", "Interrupt the running query (escape)"),
-        ("Run pipeline", "run_pipeline", "Ingest what waits in landing/, build what is stale (ctrl+r)"),
-        ("Ingest now", "ingest_now", "Take every file in landing/ now, without waiting for it to settle"),
-        ("Export result", "export", "Write the last query's whole result to CSV, Parquet or JSON (ctrl+e)"),
-        ("Query history", "history", "Search past queries and reuse one (f8)"),
-        ("Runs", "runs", "Run history, model builds, errors and failed checks (f5)"),
-        ("Lineage", "lineage", "The model graph; the selected table's upstream and downstream (f4)"),
-        ("Open table", "open_table", "Preview, schema, profile, versions and lineage of the tree's table"),
-        ("New tab", "new_tab", "A new editor tab (ctrl+n)"),
-        ("Close tab", "close_tab", "Close this editor tab (ctrl+w)"),
-        ("Open .sql file", "open_file", "Open a .sql file into a new tab (ctrl+o)"),
-        ("Save .sql file", "save_file", "Save this tab as a .sql file (ctrl+s)"),
-        ("Copy cell", "copy_cell", "Copy the grid's cell to the clipboard (ctrl+y)"),
-        ("Copy row", "copy_row", "Copy the grid's row, tab-separated with a header (r in the grid)"),
-        ("Copy rows", "copy_rows", f"Copy the grid's rows (up to {COPY_ROWS:,}), tab-separated (R in the grid)"),
-        ("View cell", "view_cell", "Show the grid's cell whole (ctrl+l)"),
-        ("Sort results", "sort_results", "Sort the results by the grid's column (s)"),
-        ("Toggle comment", "toggle_comment", "Comment or uncomment the editor's lines (ctrl+/)"),
-        ("Complete", "complete", "Complete the name at the editor's cursor (ctrl+space)"),
-        ("Toggle panels", "toggle_panels", "Hide or show the lake tree and the pipeline panel (f2)"),
-        ("Focus editor", "focus_editor", "Move the focus to the SQL editor"),
-        ("Focus lake tree", "focus_tree", "Move the focus to the lake tree"),
-        ("Focus pipeline", "focus_pipeline", "Move the focus to the pipeline panel"),
-        ("Focus results", "focus_results", "Move the focus to the results grid"),
-        ("Help", "app.help", "The keys of the workbench (f1)"),
-    ]
+    PALETTE: ClassVar[list[tuple[str, str, str]]] = palette()  # rat_tui/actions.py
 
     def get_system_commands(self, screen: Any) -> Any:
         from textual.app import SystemCommand

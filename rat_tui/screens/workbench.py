@@ -11,10 +11,11 @@ from typing import Any, ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
+from rat_tui.actions import bindings
 from rat_tui.engine.results import QueryRun
 from rat_tui.messages import CatalogLoaded, EngineEvent, Exported, LakeLoaded, QueryCounted, QueryDone, QueryFailed
 from rat_tui.screens.workbench_actions import WorkbenchActions
@@ -42,23 +43,7 @@ class WorkbenchScreen(WorkbenchActions):
     #tabs SqlEditor { height: 1fr; }
     PipelinePanel { border-left: solid $primary-background; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "app.quit", "Quit", priority=True),  # first, where the footer has always shown it
-        Binding("escape", "cancel", "Cancel query"),
-        Binding("f1", "app.help", "Help"),
-        Binding("f8", "history", "History"),
-        Binding("ctrl+n", "new_tab", "New tab", priority=True),
-        Binding("ctrl+w", "close_tab", "Close tab", priority=True),
-        Binding("f5", "runs", "Runs"),
-        Binding("f4", "lineage", "Lineage"),
-        Binding("ctrl+e", "export", "Export", priority=True),
-        Binding("ctrl+y", "copy_cell", "Copy cell"),
-        Binding("ctrl+o", "open_file", "Open .sql", show=False),
-        Binding("ctrl+s", "save_file", "Save .sql", show=False),
-        Binding("ctrl+l", "view_cell", "View cell", show=False),
-        Binding("f2", "toggle_panels", "Panels"),
-        Binding("ctrl+r", "run_pipeline", "Run all"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("workbench")  # rat_tui/actions.py
 
     def __init__(self, workspace: Any, writer_notice: Any = None) -> None:
         super().__init__()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import TabbedContent, TabPane
 
+from rat_tui.actions import COPY_ROWS
 from rat_tui.screens.workbench_workers import WorkbenchWorkers
 from rat_tui.widgets.lake_tree import LakeTree
 from rat_tui.widgets.pipeline import PipelinePanel
@@ -16,8 +17,6 @@ from rat_tui.widgets.sql_editor import SqlEditor
 
 if TYPE_CHECKING:
     from rat_tui.widgets.completion import Completer
-
-COPY_ROWS = 10_000  # rows copied at most: OSC 52 payloads past a few MB are dropped by terminals
 
 
 class WorkbenchActions(WorkbenchWorkers):

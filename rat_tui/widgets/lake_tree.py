@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.markup import escape
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.widgets import Tree
+
+from rat_tui.actions import bindings
 
 
 def age(built_at: str | None, now: float) -> str:
@@ -41,7 +43,7 @@ STATE_ICONS = {
 class LakeTree(Tree[str]):
     """bronze/silver/gold and their tables; `i` inserts the selected name into the editor."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("i", "insert", "Insert name")]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("tree")  # rat_tui/actions.py
 
     class Open(Message):
         """Open the table screen of this table."""

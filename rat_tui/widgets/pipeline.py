@@ -6,10 +6,12 @@ import time
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar
+
+from rat_tui.actions import bindings
 
 SHOW_AFTER = 0.5  # seconds a run must last before its progress bar shows: quick runs do not flicker
 
@@ -73,13 +75,7 @@ class PipelinePanel(DataTable[str]):
     in full, e shows its last error.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "run_selected", "Run model+"),
-        Binding("f", "refresh_selected", "Full refresh"),
-        Binding("e", "show_error", "Error"),
-        Binding("r", "run_all", "Run all"),
-        Binding("i", "ingest_now", "Ingest now"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("pipeline")  # rat_tui/actions.py
 
     class RunModel(Message):
         """Run this model and its downstream (a full refresh if asked)."""

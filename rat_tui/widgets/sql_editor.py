@@ -6,10 +6,11 @@ from itertools import pairwise
 from typing import ClassVar
 
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
+from rat_tui.actions import bindings
 from rat_tui.widgets.completion import Completer, CompletionList
 
 
@@ -52,12 +53,7 @@ def statement_at(text: str, offset: int) -> str:
 class SqlEditor(TextArea):
     """Type SQL; ctrl+enter or ctrl+j runs the selection or the statement under the cursor."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+enter", "run", "Run", show=False, priority=True),
-        Binding("ctrl+j", "run", "Run query", priority=True),
-        Binding("ctrl+underscore,ctrl+slash", "toggle_comment", "Comment", show=False),
-        Binding("ctrl+space,ctrl+@", "complete", "Complete", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("editor")  # rat_tui/actions.py
 
     class Run(Message):
         """The user asked to run this SQL."""
