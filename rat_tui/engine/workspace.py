@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from rat_tui.engine import settings
 from rat_tui.engine.errors import LockedError, WorkspaceError
 from rat_tui.engine.landing_options import LandingOptions, parse_landing
 from rat_tui.engine.sources.spec import HttpSource, parse_sources
@@ -18,37 +18,22 @@ CONFIG_NAME = "rat.toml"
 LAYERS = ("bronze", "silver", "gold")
 MODEL_LAYERS = ("silver", "gold")
 
-_MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)\s*$", re.IGNORECASE)
-
-
-def default_memory_limit() -> str:
-    """Half the machine's RAM: DuckDB spills past it, and the UI and polars keep room."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return "4GB"
-    return f"{max(1, total // 2 // 2**20)}MB"
-
 
 @dataclass(frozen=True)
 class Settings:
     """What rat.toml says, with defaults filled in."""
 
+    # The declared settings (engine/settings.py has their defaults, ranges and meaning).
     name: str
     memory_limit: str
-    threads: int | None = None
-    watch_polling: bool = False
-    settle_seconds: float = 0.3
-    fetch_limit: int = 100_000  # rows the workbench's grid holds at most (the count goes on past it)
-    state_timeout: float = 30.0  # seconds to wait for .rat/state.sqlite while another process holds it locked
+    threads: int | None
+    watch_polling: bool
+    settle_seconds: float
+    fetch_limit: int
+    state_timeout: float
     sources: dict[str, HttpSource] = field(default_factory=dict)  # [sources.<name>], placeholders unresolved
     landing: dict[str, LandingOptions] = field(default_factory=dict)  # [landing.<folder>]: read options
     raw: dict = field(default_factory=dict)
-
-
-def _toml_error_line(text: str, exc: tomllib.TOMLDecodeError) -> str:
-    # tomllib puts "(at line N, column M)" in its message; keep it, it is the useful part.
-    return str(exc)
 
 
 def load_settings(root: Path) -> Settings:
@@ -64,51 +49,17 @@ def load_settings(root: Path) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise WorkspaceError(
-            f"{path}: invalid TOML: {_toml_error_line(text, exc)}; fix the file and run again"
+            f"{path}: invalid TOML: {exc}; fix the file and run again"  # tomllib's message has the line
         ) from None
 
     def bad(key: str, why: str) -> WorkspaceError:
         return WorkspaceError(f"{path}: setting `{key}` {why}")
 
-    name = raw.get("name", root.name)
-    if not isinstance(name, str) or not name.strip():
-        raise bad("name", "must be a non-empty string")
-    memory = raw.get("memory_limit", default_memory_limit())
-    if not isinstance(memory, str) or not _MEMORY_RE.match(memory):
-        raise bad("memory_limit", f'must be a size like "4GB" or "512MB", not {memory!r}')
-    threads = raw.get("threads")
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise bad("threads", f"must be a positive integer, not {threads!r}")
-    state_timeout = raw.get("state_timeout", 30)
-    if not isinstance(state_timeout, (int, float)) or isinstance(state_timeout, bool) or not 0 < state_timeout <= 3600:
-        raise bad("state_timeout", f"must be a number of seconds from 0 to 3600, not {state_timeout!r}")
-    watch = raw.get("watch", {})
-    if not isinstance(watch, dict):
-        raise bad("watch", "must be a table: [watch]")
-    polling = watch.get("polling", False)
-    if not isinstance(polling, bool):
-        raise bad("watch.polling", f"must be true or false, not {polling!r}")
-    settle = watch.get("settle_seconds", 0.3)
-    if not isinstance(settle, (int, float)) or isinstance(settle, bool) or not 0 <= settle <= 600:
-        raise bad("watch.settle_seconds", f"must be a number of seconds from 0 to 600, not {settle!r}")
-    bench = raw.get("workbench", {})
-    if not isinstance(bench, dict):
-        raise bad("workbench", "must be a table: [workbench]")
-    fetch_limit = bench.get("fetch_limit", 100_000)
-    if not isinstance(fetch_limit, int) or isinstance(fetch_limit, bool) or not 1 <= fetch_limit <= 100_000_000:
-        raise bad("workbench.fetch_limit", f"must be a number of rows from 1 to 100,000,000, not {fetch_limit!r}")
-    sources = parse_sources(raw.get("sources"), bad)
-    landing = parse_landing(raw.get("landing"), bad)
+    values = settings.read(raw, bad, root.name)
     return Settings(
-        name=name,
-        memory_limit=memory.replace(" ", ""),
-        threads=threads,
-        watch_polling=polling,
-        settle_seconds=float(settle),
-        fetch_limit=fetch_limit,
-        state_timeout=float(state_timeout),
-        sources=sources,
-        landing=landing,
+        **values,
+        sources=parse_sources(raw.get("sources"), bad),
+        landing=parse_landing(raw.get("landing"), bad),
         raw=raw,
     )
 

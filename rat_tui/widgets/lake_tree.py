@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Tree
 
 from rat_tui.actions import bindings
+from rat_tui.engine import LAYERS
 
 
 def age(built_at: str | None, now: float) -> str:
@@ -68,12 +69,12 @@ class LakeTree(Tree[str]):
 
     def update_tables(self, tables: list[dict[str, Any]], columns: dict[str, list[tuple[str, str]]]) -> None:
         """Rebuild the tree from `rat status`-like table entries, keeping which layers are open."""
-        opened = {n.data for n in self.root.children if n.is_expanded} or {"bronze", "silver", "gold"}
+        opened = {n.data for n in self.root.children if n.is_expanded} or set(LAYERS)
         self.clear()
         self.tables = {t["name"]: t for t in tables}
         self.columns = columns
         now = self.clock()
-        for layer in ("bronze", "silver", "gold"):
+        for layer in LAYERS:
             node = self.root.add(layer, data=layer, expand=layer in opened)
             for t in tables:
                 if t["layer"] != layer:
@@ -107,7 +108,7 @@ class LakeTree(Tree[str]):
 
     def action_insert(self) -> None:
         node = self.cursor_node
-        if node is None or not node.data or node.data in ("bronze", "silver", "gold"):
+        if node is None or not node.data or node.data in LAYERS:
             return
         name = str(node.data)
         text = name.rsplit(".", 1)[1] if name.count(".") == 2 else name

@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar
 
 from rat_tui.actions import bindings
+from rat_tui.engine import MODEL_LAYERS
 
 SHOW_AFTER = 0.5  # seconds a run must last before its progress bar shows: quick runs do not flicker
 
@@ -161,7 +162,7 @@ class PipelinePanel(DataTable[str]):
         """All rows again, by layer then name (a new model takes its place in its group)."""
         selected = self.selected_model()
         self.clear()
-        for layer in ("silver", "gold"):
+        for layer in MODEL_LAYERS:
             names = sorted(n for n in self._models if n.startswith(layer + "."))
             if not names:
                 continue
