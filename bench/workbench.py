@@ -341,37 +341,25 @@ def cold_start(tmux: Tmux, args: argparse.Namespace, work: Path, harlequin: str 
 
 
 def duckdb_alone(root: Path, sql: str) -> tuple[float, float]:
-    """What run_query does, in this process: a query session, the query streamed as Arrow batches
-    of min(fetch_limit, 65,536) rows until fetch_limit rows are held (when the app posts them to the
-    grid), then the rest counted batch by batch. The seconds to the first rows and to the count."""
-    import pyarrow as pa
-
+    """What the workbench's query worker does, in this process and with the same code (the
+    engine's QueryRun): a query session, the first fetch_limit rows as Arrow, then the rest
+    counted batch by batch. The seconds to the first rows and to the count."""
     from rat_tui.engine import Engine
+    from rat_tui.engine.results import FirstRows, QueryRun
     from rat_tui.engine.workspace import Workspace
 
     started = time.perf_counter()
     engine = Engine(Workspace.find(root))
-    limit = engine.ws.settings.fetch_limit
-    session = engine.query_session()
+    firsts: list[tuple[FirstRows, float]] = []
     try:
-        rel = session.sql(sql)
-        assert rel is not None
-        reader = rel.to_arrow_reader(min(limit, 65_536))
-        batches, rows = [], 0
-        for batch in reader:
-            take = min(batch.num_rows, limit - rows)
-            batches.append(batch.slice(0, take) if take < batch.num_rows else batch)
-            rows += take
-            if rows >= limit:
-                break
-        table = pa.Table.from_batches(batches, schema=reader.schema)
-        first = time.perf_counter() - started
-        rest = sum(b.num_rows for b in reader)
+        run = QueryRun(sql, engine.ws.settings.fetch_limit)
+        outcome = run.run(engine.query_session, lambda rows: firsts.append((rows, time.perf_counter() - started)))
         counted = time.perf_counter() - started
     finally:
-        session.close()
         engine.close()
-    assert table.num_rows == min(limit, rows + rest) and table.num_rows > 0
+    assert outcome.error is None and outcome.total, outcome
+    rows, first = firsts[0]
+    assert rows.table.num_rows == min(run.limit, outcome.total) > 0
     return first, counted
 
 

@@ -1,3 +1,5 @@
 """rat: a terminal data workbench over one folder (landing -> bronze -> silver -> gold)."""
 
-__version__ = "0.1.0"
+from rat_tui._version import __version__
+
+__all__ = ["__version__"]

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # the engine is imported only when used: `rat --version` and `--help` stay quick
-    from rat_tui.engine import events as ev
-    from rat_tui.engine.query import Result
+    from rat_tui.engine.results import Result
 
 MAX_CELL = 40
 MAX_ROWS = 40  # rows `rat query` prints by default, like DuckDB's box renderer; the rest are counted
@@ -215,84 +214,6 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def unreadable_line(path: str, reason: str) -> str:
-    """What to say about a landing file rat may not read."""
-    import os
-
-    return (
-        f"landing/{path} cannot be read ({reason}); make it readable by the user running rat "
-        f"(uid {os.geteuid()}, e.g. chmod a+r)"
-    )
-
-
-def describe_event(event: ev.Event) -> str | None:
-    """One line for stderr per engine event worth narrating."""
-    from rat_tui.engine import events as ev
-    from rat_tui.engine import watch
-
-    if isinstance(event, watch.WatchStarted):
-        how = "polling" if event.polling else "file events"
-        return f"watching {event.root} ({how}, pid {event.pid}); Ctrl+C or SIGTERM stops"
-    if isinstance(event, watch.ChangeSeen):
-        return f"change: {event.path}"
-    if isinstance(event, watch.SettingsError):
-        return f"error: {event.message}"
-    if isinstance(event, watch.RequestDone):
-        return f"{event.kind} request {event.request_id} from another process: {event.status}"
-    if isinstance(event, watch.WatchStopped):
-        return f"stopped ({event.reason})"
-    if isinstance(event, ev.RunFinished):
-        if event.status == "noop":
-            return None
-        return (
-            f"run {event.run_id} {event.status}: {event.files_ingested} files ingested, {event.models_built} models "
-            f"built, {event.models_failed} failed ({event.seconds:.2f}s)"
-        )
-    if isinstance(event, ev.SourcePulled):
-        pages = f"{event.pages} page{'s' if event.pages != 1 else ''}"
-        if not event.file:
-            return f"pulled {event.source}: no records ({pages}, {event.seconds:.2f}s)"
-        return (
-            f"pulled {event.source}: {event.records:,} record{'s' if event.records != 1 else ''} in {pages} "
-            f"-> landing/{event.file} ({event.seconds:.2f}s)"
-        )
-    if isinstance(event, ev.SourceFailed):
-        return f"FAILED source {event.source}: {event.error}; nothing was landed, the next run tries again"
-    if isinstance(event, ev.TableIngested):
-        line = (
-            f"ingested {event.table}: {event.files} file{'s' if event.files != 1 else ''}, "
-            f"{event.rows:,} rows (version {event.version}, {event.seconds:.2f}s)"
-        )
-        return "\n".join([line, *(f"  {note}" for note in event.notes)])
-    if isinstance(event, ev.SchemaChanged):
-        return event.message
-    if isinstance(event, ev.ModelWarning):
-        return f"warning {event.model}: {event.message}"
-    if isinstance(event, ev.FileQuarantined):
-        return (
-            f"quarantined landing/{event.path} -> {event.moved_to}: {event.reason}; "
-            "fix the file and drop it into landing/ again"
-        )
-    if isinstance(event, ev.FileUnreadable):
-        return unreadable_line(event.path, event.reason) + ": it waits in landing/ and lands once rat can read it"
-    if isinstance(event, ev.FileSkipped):
-        return f"skipped landing/{event.path}: the same bytes are already in {event.table}"
-    if isinstance(event, ev.ModelFinished):
-        if event.status == "ok":
-            rows = f"{event.rows:,} rows, version {event.version}" if event.rows is not None else "view"
-            how = ", incremental" if event.mode == "incremental" else ""
-            lines = [f"built {event.model}: {rows} ({event.seconds:.2f}s{how})"]
-            lines += [f"warning {event.model}: {w}" for w in event.warnings]
-            return "\n".join(lines)
-        if event.status == "check_failed":
-            return f"FAILED {event.model}: {event.error}; nothing published, readers keep the last good version"
-        if event.status == "failed":
-            return f"FAILED {event.model}: {event.error}"
-        if event.status == "skipped":
-            return f"skipped {event.model}: {event.error}"
-    return None
-
-
 def _when(text: str | None) -> str:
     return (text or "")[:19].replace("T", " ")
 
@@ -358,3 +279,25 @@ def render_status(status: dict[str, Any], out: TextIO) -> None:
             f"{run['files_quarantined'] or 0} quarantined, {run['models_built'] or 0} models built, "
             f"{run['models_failed'] or 0} failed\n"
         )
+
+
+def run_summary(report: Any) -> str:
+    """The line `rat run` ends with: what it pulled, ingested, built, and how it went."""
+    parts = [f"{len(report.ingested)} file{'s' if len(report.ingested) != 1 else ''} ingested"]
+    if report.pulled or report.sources_failed:
+        parts.insert(0, f"{len(report.pulled)} source{'s' if len(report.pulled) != 1 else ''} pulled")
+    if report.sources_failed:
+        parts.insert(1, f"{len(report.sources_failed)} source{'s' if len(report.sources_failed) != 1 else ''} failed")
+    if report.quarantined:
+        parts.append(f"{len(report.quarantined)} quarantined (see .rat/quarantine/)")
+    if report.unreadable:
+        parts.append(f"{len(report.unreadable)} unreadable")
+    parts.append(f"{len(report.built)} model{'s' if len(report.built) != 1 else ''} built")
+    if report.up_to_date:
+        parts.append(f"{len(report.up_to_date)} up to date")
+    if report.failed:
+        parts.append(f"{len(report.failed)} failed")
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} skipped")
+    verdict = "FAILED" if report.status == "failed" else "ok"
+    return f"run {report.run_id} {verdict}: {', '.join(parts)} ({report.seconds:.2f}s)"

@@ -2,9 +2,9 @@
 """Verify the rat demo data set with plain DuckDB (no rat engine involved).
 
 For each way bronze may be typed, this script
-  1. simulates bronze from rat_tui/sample_data/landing/ (union of columns per table,
+  1. simulates bronze from sample_data/landing/ (union of columns per table,
      lineage columns _source_file / _ingested_at / _batch_id),
-  2. runs every model in rat_tui/sample_data/models/ in dependency order as
+  2. runs every model in sample_data/models/ in dependency order as
      CREATE TABLE <layer>.<name> AS <model sql>,
   3. evaluates the checks declared in each model's /* rat ... */ header,
   4. compares the silver tables with the clean truth the generator started from,
@@ -41,7 +41,7 @@ from pathlib import Path
 import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "rat_tui" / "sample_data"
+SAMPLE = ROOT / "sample_data"
 LANDING = SAMPLE / "landing"
 MODELS = SAMPLE / "models"
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -4,7 +4,7 @@
 Deterministic: a fixed seed and the stdlib ``random`` module, so every run
 writes byte-identical CSV/NDJSON files (the Parquet file is written by polars).
 
-    python scripts/make_sample_data.py            # (re)writes rat_tui/sample_data/landing/
+    python scripts/make_sample_data.py            # (re)writes sample_data/landing/
     python scripts/make_sample_data.py --out DIR  # somewhere else
 
 Files written (relative to landing/):
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SEED = 20240630
-LANDING = Path(__file__).resolve().parents[1] / "rat_tui" / "sample_data" / "landing"
+LANDING = Path(__file__).resolve().parents[1] / "sample_data" / "landing"
 
 YEAR = 2024
 MONTHS = [1, 2, 3, 4, 5, 6]

@@ -65,24 +65,21 @@ async def test_edge_queries_do_not_crash(demo: Path, sql: str) -> None:
         assert app.is_running
 
 
-async def test_a_timer_that_fires_during_shutdown_does_not_fail_it(demo: Path) -> None:
-    # Textual removes the widgets in no promised order once the app stops running: a tick that
-    # finds the pipeline panel gone while the lake tree is still there is the shutdown, not a bug
-    # (CI failed on exactly this). While the app runs, a missing widget still raises.
-    from textual.css.query import NoMatches
-
-    from rat_tui.app import while_mounted
+async def test_widgets_tick_on_their_own_timers_so_a_shutdown_cannot_trip_on_them(demo: Path) -> None:
+    # Textual removes the widgets in no promised order when the app closes; a timer of the app
+    # that queried the pipeline panel failed the shutdown when the panel went first (CI failed on
+    # exactly this). Each widget now ticks on its own timer: one removed takes its timer with it.
     from rat_tui.widgets.pipeline import PipelinePanel
 
     app = RatApp(demo, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        with pytest.raises(NoMatches):
-            while_mounted(lambda a: a.query_one("#no-such-widget"))(app)
-        app._running = False  # what Textual's shutdown does first
+        await wait_for(pilot, lambda: app.query_one(PipelinePanel).row_count > 0)  # the lake is loaded
         await app.query_one(PipelinePanel).remove()
-        await pilot.pause()
-        assert app.query_one(LakeTree)
-        app._tick()
+        await pilot.pause(1.2)  # past two ticks of the panel's old half-second timer
+        assert app.is_running and app.query_one(LakeTree)
+        app.query_one(SqlEditor).text = "select 1 as still_works"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: app.query_one(ResultsView).rows == 1)
 
 
 async def test_the_lake_tree_lists_tables_and_inserts_names(demo: Path) -> None:
@@ -327,11 +324,11 @@ async def test_editor_tabs_are_kept_across_restarts(ws: Path) -> None:
     root = ws
     app = RatApp(root, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.editor.text = "select 1 as first"
+        app.workbench.editor.text = "select 1 as first"
         await pilot.press("ctrl+n")
         await pilot.pause(0.2)
-        assert app.focused is app.editor
-        app.editor.text = "select 2 as second"
+        assert app.focused is app.workbench.editor
+        app.workbench.editor.text = "select 2 as second"
         await pilot.press("ctrl+j")
         await wait_for(pilot, lambda: app.query_one(ResultsView).rows == 1)
     again = RatApp(root, watch=False)
@@ -367,7 +364,7 @@ async def test_usable_at_80_by_24(demo: Path) -> None:
 
     app = RatApp(demo, watch=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        editor = app.editor
+        editor = app.workbench.editor
         assert editor.size.width >= 40  # the editor keeps room to type in
         assert not app.query_one(PipelinePanel).display
         editor.text = "select 42 as answer"
@@ -385,7 +382,7 @@ async def test_usable_at_80_by_24(demo: Path) -> None:
         await pilot.resize_terminal(200, 60)  # a big terminal: every panel, the editor gets the room
         await wait_for(pilot, lambda: app.size.width == 200 and app.query_one(PipelinePanel).display)
         await pilot.pause(0.1)
-        assert app.editor.size.width >= 90 and app.query_one(ResultsView).size.height >= 25
+        assert app.workbench.editor.size.width >= 90 and app.query_one(ResultsView).size.height >= 25
 
 
 async def test_comment_toggle_sort_and_view_cell(demo: Path) -> None:
@@ -395,7 +392,7 @@ async def test_comment_toggle_sort_and_view_cell(demo: Path) -> None:
 
     app = RatApp(demo, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        editor = app.editor
+        editor = app.workbench.editor
         editor.text = "select 1\nfrom x"
         editor.select_all()
         editor.action_toggle_comment()
@@ -433,7 +430,7 @@ async def test_save_and_open_sql_files(ws: Path) -> None:
     root = ws
     app = RatApp(root, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.editor.text = "select 'saved' as s"
+        app.workbench.editor.text = "select 'saved' as s"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, PathScreen))
         app.screen.query_one(Input).value = "queries/mine.sql"
@@ -445,7 +442,7 @@ async def test_save_and_open_sql_files(ws: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, PathScreen))
         app.screen.query_one(Input).value = "models/silver/x.sql"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.editor.text == "select 42 as x")
+        await wait_for(pilot, lambda: app.workbench.editor.text == "select 42 as x")
         assert len(list(app.query(SqlEditor))) == 2
 
 
@@ -472,8 +469,8 @@ async def test_pipeline_panel_runs_a_model_and_shows_its_error(ws: Path) -> None
         assert "nope" in screen.error
         assert screen.query_one("#source").selected_text == "  nope + 1 as n"  # the error's line, marked
         await pilot.press("o")  # the file opens in a new tab, the cursor on the error's line
-        await wait_for(pilot, lambda: len(list(app.query(SqlEditor))) == 2 and "nope" in app.editor.text)
-        await wait_for(pilot, lambda: app.editor.cursor_location == (1, 0))
+        await wait_for(pilot, lambda: len(list(app.query(SqlEditor))) == 2 and "nope" in app.workbench.editor.text)
+        await wait_for(pilot, lambda: app.workbench.editor.cursor_location == (1, 0))
         write(root / "models" / "silver" / "bad.sql", "select id from bronze.t")
         await wait_for(pilot, lambda: app.query_one(LakeTree).tables.get("gold.after", {}).get("state") == "ok")
         before = app.query_one(LakeTree).tables["gold.after"]["version"]
@@ -526,7 +523,9 @@ async def test_completion_offers_tables_columns_keywords_and_functions(demo: Pat
     async with app.run_test(size=(120, 40)) as pilot:
         popup = app.query_one(CompletionList)
         editor = app.query_one(SqlEditor)
-        await wait_for(pilot, lambda: "gold.daily_revenue" in app.completer.columns and app.completer.functions)
+        await wait_for(
+            pilot, lambda: "gold.daily_revenue" in app.workbench.completer.columns and app.workbench.completer.functions
+        )
 
         # Members after `layer.`: the layer's tables; tab takes the highlighted one.
         editor.text = "select * from gold."
@@ -684,7 +683,9 @@ async def test_the_command_palette_reaches_every_action(demo: Path) -> None:
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {t for t, _, _ in RatApp.PALETTE} <= titles
         for _, action, _ in RatApp.PALETTE:
-            assert callable(getattr(app, f"action_{action}", None)), action
+            owner, _, name = action.rpartition(".")
+            target = app if owner == "app" else app.workbench
+            assert callable(getattr(target, f"action_{name}", None)), action
         # Through the palette itself: type a command's name, enter runs it.
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
@@ -703,7 +704,7 @@ async def test_escape_cancels_a_running_query(demo: Path) -> None:
         # Minutes of work for DuckDB on this machine: only an interrupt ends it in time.
         app.query_one(SqlEditor).text = "select sum(hash(range)) from range(100000000000)"
         await pilot.press("ctrl+j")
-        await wait_for(pilot, lambda: bool(app._sessions))
+        await wait_for(pilot, lambda: app.workbench.query_running)
         await pilot.pause(0.3)
         started = time.monotonic()
         await pilot.press("escape")
@@ -760,7 +761,7 @@ async def test_a_newer_query_supersedes_one_still_counting_and_escape_stops_a_co
         await wait_for(pilot, lambda: results.rows == 1 and results.total == 1)
         await pilot.pause(1.0)  # the first query's worker ends; nothing of it may reach the grid
         assert str(results.title.render()).startswith("1 rows") and results.total == 1
-        await wait_for(pilot, lambda: not app._sessions)
+        await wait_for(pilot, lambda: not app.workbench.query_running)
         # escape while counting: the rows shown stay, the title says the count was cancelled
         editor.text = slow
         await pilot.press("ctrl+j")
@@ -771,7 +772,7 @@ async def test_a_newer_query_supersedes_one_still_counting_and_escape_stops_a_co
         await pilot.press("ctrl+j")  # the editor still runs queries
         await wait_for(pilot, lambda: "counting" in str(results.title.render()))
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not app._sessions)
+        await wait_for(pilot, lambda: not app.workbench.query_running)
 
 
 def test_histograms_skip_nan_infinity_and_constants() -> None:
@@ -789,3 +790,33 @@ def test_histograms_skip_nan_infinity_and_constants() -> None:
     assert histogram(con, "t", "k", "INTEGER", 1000) == []  # one value
     ts = histogram(con, "t", "ts", "TIMESTAMP", 1000)
     assert ts[0][0] == "01-01 00:00 – 01-01 01:39"  # under two days: hours and minutes
+
+
+async def test_a_viewer_workbench_follows_what_rat_watch_commits(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another process writes: the workbench is a viewer, and the writer's commits reach it as
+    # TableChanged events (the Follower), which reload the lake tree.
+    from rat_tui.engine import events as ev
+    from rat_tui.screens import workbench_events
+
+    write(ws / "landing" / "orders.csv", "id,amount\n1,10\n")
+    write(ws / "models" / "silver" / "orders.sql", "select id, amount from bronze.orders")
+    proc = subprocess.Popen([RAT, "watch", "-w", str(ws)], stderr=subprocess.PIPE, text=True)
+    changed: list[str] = []
+    follow = workbench_events.HANDLERS[ev.TableChanged]
+    monkeypatch.setitem(
+        workbench_events.HANDLERS, ev.TableChanged, lambda s, e: (changed.append(e.table), follow(s, e))
+    )
+    try:
+        lock = ws / ".rat" / "lock"
+        deadline = time.monotonic() + 30
+        while not (lock.exists() and lock.read_text() == f"{proc.pid} watch") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        app = RatApp(ws, watch=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.mode.startswith("viewer") and f"pid {proc.pid}" in app.mode)
+            write(ws / "landing" / "customers.csv", "id,name\n1,Ann\n")
+            await wait_for(pilot, lambda: "bronze.customers" in changed)
+            await wait_for(pilot, lambda: "bronze.customers" in app.query_one(LakeTree).tables)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

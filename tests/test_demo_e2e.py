@@ -2,7 +2,7 @@
 
 The fixture runs `rat init DIR --demo` and `rat run -w DIR` once per module.  The expected gold figures
 are computed here, independently of rat and of the model SQL: the landing files are read with the
-standard library (csv, json) and cleaned with the rules documented in rat_tui/sample_data/README.md:
+standard library (csv, json) and cleaned with the rules documented in sample_data/README.md:
 
 - orders: one row per order_id, the row from the latest monthly export wins; `customer_id` (Jan-Mar)
   and `cust_id` (Apr-Jun) are the same column; dates are `YYYY-MM-DD` or `DD/MM/YYYY`; amounts are
@@ -37,7 +37,7 @@ import pytest
 
 RAT = Path(sys.executable).parent / "rat"
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE_LANDING = REPO / "rat_tui" / "sample_data" / "landing"
+SAMPLE_LANDING = REPO / "sample_data" / "landing"
 GENERATOR = REPO / "scripts" / "make_sample_data.py"
 
 MONEY_TOL = Decimal("0.01")

@@ -379,7 +379,7 @@ def test_watch_pulls_each_source_when_it_is_due(ws: Path, api: FakeApi) -> None:
     # A new watcher does not pull again what was pulled within its `every`.
     engine = Engine.open(ws)
     try:
-        from rat_tui.engine.sources import due_sources
+        from rat_tui.engine.sources.pulling import due_sources
 
         assert "hourly" not in due_sources(engine.ws, engine.state)[0]
         later = datetime.now(UTC) + timedelta(hours=1, seconds=1)

@@ -9,7 +9,7 @@ import pytest
 from conftest import write
 
 from rat_tui.engine.errors import QueryError
-from rat_tui.engine.query import export
+from rat_tui.engine.results import export
 
 
 def test_a_session_keeps_reading_the_version_it_opened(ws: Path, engine) -> None:

@@ -27,6 +27,7 @@ SIZES = {"wide": (120, 40), "small": (80, 24)}
 async def settle(pilot) -> None:
     """Wait for the lake to load, then mask what changes from run to run."""
     app = pilot.app
+    await wait_for(pilot, lambda: list(app.query(LakeTree)))  # the workbench screen has composed
     await wait_for(
         pilot, lambda: "gold.daily_revenue" in app.query_one(LakeTree).tables and app.query_one(PipelinePanel).row_count
     )

@@ -154,7 +154,7 @@ def test_names_being_written_wait_until_renamed(ws: Path, watching) -> None:
 
 
 def test_an_invalid_rat_toml_is_reported_and_the_old_settings_stay(ws: Path, watching) -> None:
-    from rat_tui.engine.watch import SettingsError
+    from rat_tui.engine.events import SettingsError
 
     shop(ws)
     w = watching()
@@ -228,7 +228,8 @@ def test_sigterm_mid_build_exits_cleanly_and_leaves_every_table_whole(ws: Path) 
 
 
 def test_a_viewer_follows_the_writers_commits_and_runs_and_can_ask_it_to_run(ws: Path) -> None:
-    from rat_tui.engine.watch import Follower, RunSeen, TableChanged
+    from rat_tui.engine.events import RunSeen, TableChanged
+    from rat_tui.engine.watch import Follower
 
     shop(ws)
     proc = start_watch(ws)

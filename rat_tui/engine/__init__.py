@@ -2,5 +2,6 @@
 
 from rat_tui.engine.engine import Engine, RunReport
 from rat_tui.engine.errors import RatError
+from rat_tui.engine.workspace import LAYERS, MODEL_LAYERS
 
-__all__ = ["Engine", "RatError", "RunReport"]
+__all__ = ["LAYERS", "MODEL_LAYERS", "Engine", "RatError", "RunReport"]

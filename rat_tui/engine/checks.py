@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rat_tui.engine.errors import ModelError
+from rat_tui.engine.errors import ModelError, first_line
 from rat_tui.engine.query import first_row
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ def parse_checks_file(path: Path, where: str) -> list[Check]:
     try:
         statements = scratch().extract_statements(text)
     except Exception as exc:
-        raise ModelError(f"{where}: {str(exc).splitlines()[0]}") from None
+        raise ModelError(f"{where}: {first_line(exc)}") from None
     for i, stmt in enumerate(statements, 1):
         sql = stmt.query.strip().rstrip(";").strip()
         if not sql:
@@ -263,9 +263,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, table_sql: str, checks: list[Chec
             try:
                 failing = int(first_row(con.execute(f"SELECT count(*) FROM ({query})"))[0])
             except Exception as exc:
-                results.append(
-                    CheckResult(check.name, check.severity, "error", message=str(exc).strip().splitlines()[0])
-                )
+                results.append(CheckResult(check.name, check.severity, "error", message=first_line(exc)))
                 continue
             result = CheckResult(check.name, check.severity, "fail" if failing else "pass", failing)
             if failing:
@@ -279,7 +277,7 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int | str:
     try:
         return int(first_row(con.execute(sql))[0])
     except Exception as exc:
-        return str(exc).strip().splitlines()[0]
+        return first_line(exc)
 
 
 def _sample(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

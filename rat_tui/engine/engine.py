@@ -41,6 +41,19 @@ class RunReport:
     sources_failed: dict[str, str] = field(default_factory=dict)  # source -> error (never a secret)
     seconds: float = 0.0
 
+    def finished(self) -> RunFinished:
+        """The run's end as an event (the one place it is built)."""
+        return RunFinished(
+            self.run_id,
+            self.status,
+            len(self.ingested),
+            len(self.quarantined),
+            len(self.built),
+            len(self.failed),
+            len(self.skipped),
+            self.seconds,
+        )
+
 
 class Engine:
     """Everything that touches a workspace's data."""
@@ -112,7 +125,7 @@ class Engine:
         from rat_tui.engine.build import Builder
         from rat_tui.engine.ingest import Ingestor
         from rat_tui.engine.models import discover, plan, select
-        from rat_tui.engine.sources import pull_sources
+        from rat_tui.engine.sources.pulling import pull_sources
 
         started = time.perf_counter()
         with self._writing():
@@ -151,18 +164,8 @@ class Engine:
                 with contextlib.suppress(Exception):
                     self.state.finish_run(run_id, "failed", error=first_line(exc))
                 # Whoever showed RunStarted (the workbench's progress bar, "building") sees it end.
-                self.events.emit(
-                    RunFinished(
-                        run_id,
-                        "failed",
-                        len(report.ingested),
-                        len(report.quarantined),
-                        len(report.built),
-                        len(report.failed),
-                        len(report.skipped),
-                        time.perf_counter() - started,
-                    )
-                )
+                report.status, report.seconds = "failed", time.perf_counter() - started
+                self.events.emit(report.finished())
                 raise
             finally:
                 self._builder = None
@@ -181,18 +184,7 @@ class Engine:
                 models_failed=len(report.failed),
                 error="; ".join(f"source {n}: {e}" for n, e in report.sources_failed.items()) or None,
             )
-            self.events.emit(
-                RunFinished(
-                    run_id,
-                    report.status,
-                    len(report.ingested),
-                    len(report.quarantined),
-                    len(report.built),
-                    len(report.failed),
-                    len(report.skipped),
-                    report.seconds,
-                )
-            )
+            self.events.emit(report.finished())
             return report
 
     def _bronze_tables(self) -> set[str]:
@@ -274,7 +266,7 @@ class Engine:
             try:
                 new = rollback(path, table, version, run_id)
             except BaseException as exc:
-                self.state.finish_run(run_id, "failed", error=str(exc).splitlines()[0] if str(exc) else "interrupted")
+                self.state.finish_run(run_id, "failed", error=first_line(exc) if str(exc).strip() else "interrupted")
                 raise
             self.state.finish_run(run_id, "ok")
             return new

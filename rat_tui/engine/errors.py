@@ -55,31 +55,31 @@ _FAULTS = (
 )
 
 
+def chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and the errors it came from (its cause, or the error being handled when it was
+    raised), each once, nearest first."""
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not e for e in out):
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out
+
+
 def storage_fault(exc: BaseException) -> tuple[str, str] | None:
     """(what happened, what to do) when `exc`, or an error it came from, is the disk refusing a write."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in chain(exc):
         code = current.errno if isinstance(current, OSError) else None
         text = str(current).lower()
         for number, words, what, todo in _FAULTS:
             if code == number or any(w in text for w in words):
                 return what, todo
-        current = current.__cause__ or current.__context__
     return None
 
 
 def fault_path(exc: BaseException) -> str | None:
     """The file an OSError in `exc`'s chain names, if any."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.filename:
-            return str(current.filename)
-        current = current.__cause__ or current.__context__
-    return None
+    return next((str(e.filename) for e in chain(exc) if isinstance(e, OSError) and e.filename), None)
 
 
 def explain(exc: BaseException, root: Path | None, state_timeout: float | None = None) -> str | None:
@@ -94,12 +94,7 @@ def explain(exc: BaseException, root: Path | None, state_timeout: float | None =
             return "/".join(parts[:3] if parts[:1] == ("lake",) else parts)  # lake/<layer>/<table>
         return str(p)
 
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    state = next((e for e in chain if isinstance(e, sqlite3.Error)), None)
+    state = next((e for e in chain(exc) if isinstance(e, sqlite3.Error)), None)
     if state is not None:
         db = where(root / ".rat" / "state.sqlite") if root is not None else ".rat/state.sqlite"
         text = str(state).lower()

@@ -1,23 +1,42 @@
-"""Typed events the engine emits; the CLI prints them to stderr, the workbench turns them into messages."""
+"""Typed events the engine emits; the CLI prints them to stderr, the workbench turns them into messages.
+
+Every event is declared here with its wire name (`class X(Event, wire="X")`): the name
+`rat watch --json` sends as "event", stable whatever the class is called in the code. EVENTS maps
+each wire name to its class; the README's event stream section lists them all.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar
+
+EVENTS: dict[str, type[Event]] = {}  # wire name -> event class
 
 
 @dataclass(frozen=True)
 class Event:
     """Base class of everything the engine reports."""
 
+    WIRE: ClassVar[str] = ""
+
+    def __init_subclass__(cls, wire: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not wire:
+            raise TypeError(f"{cls.__name__} needs a wire name: class {cls.__name__}(Event, wire=...)")
+        if wire in EVENTS:
+            raise TypeError(f"two events share the wire name {wire!r}")
+        cls.WIRE = wire
+        EVENTS[wire] = cls
+
 
 @dataclass(frozen=True)
-class RunStarted(Event):
+class RunStarted(Event, wire="RunStarted"):
     run_id: str
 
 
 @dataclass(frozen=True)
-class FileSkipped(Event):
+class FileSkipped(Event, wire="FileSkipped"):
     """A landing file whose bytes are already in its bronze table."""
 
     path: str
@@ -25,7 +44,7 @@ class FileSkipped(Event):
 
 
 @dataclass(frozen=True)
-class FileQuarantined(Event):
+class FileQuarantined(Event, wire="FileQuarantined"):
     path: str
     table: str
     reason: str
@@ -33,7 +52,7 @@ class FileQuarantined(Event):
 
 
 @dataclass(frozen=True)
-class FileUnreadable(Event):
+class FileUnreadable(Event, wire="FileUnreadable"):
     """A landing file rat may not read (permissions): it stays in landing/ and is tried again."""
 
     path: str
@@ -42,7 +61,7 @@ class FileUnreadable(Event):
 
 
 @dataclass(frozen=True)
-class TableIngested(Event):
+class TableIngested(Event, wire="TableIngested"):
     table: str
     files: int
     rows: int
@@ -52,7 +71,7 @@ class TableIngested(Event):
 
 
 @dataclass(frozen=True)
-class SchemaChanged(Event):
+class SchemaChanged(Event, wire="SchemaChanged"):
     """A landing file added a column to a bronze table or changed a column's type (never silently)."""
 
     table: str
@@ -67,12 +86,12 @@ class SchemaChanged(Event):
 
 
 @dataclass(frozen=True)
-class ModelStarted(Event):
+class ModelStarted(Event, wire="ModelStarted"):
     model: str
 
 
 @dataclass(frozen=True)
-class ModelFinished(Event):
+class ModelFinished(Event, wire="ModelFinished"):
     model: str
     status: str  # ok | failed | check_failed | skipped | up_to_date
     rows: int | None = None
@@ -84,7 +103,7 @@ class ModelFinished(Event):
 
 
 @dataclass(frozen=True)
-class ModelWarning(Event):
+class ModelWarning(Event, wire="ModelWarning"):
     """Something in a model file rat does not read but the user probably meant (a mistyped header)."""
 
     model: str
@@ -92,14 +111,14 @@ class ModelWarning(Event):
 
 
 @dataclass(frozen=True)
-class BuildPlanned(Event):
+class BuildPlanned(Event, wire="BuildPlanned"):
     """The models a run will consider, in build order (each is queued until built or found fresh)."""
 
     models: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class Progress(Event):
+class Progress(Event, wire="Progress"):
     """How far a run's step has come: ingest in bytes of landing files, build in models."""
 
     step: str  # ingest | build
@@ -109,7 +128,7 @@ class Progress(Event):
 
 
 @dataclass(frozen=True)
-class RunFinished(Event):
+class RunFinished(Event, wire="RunFinished"):
     run_id: str
     status: str  # ok | failed | noop
     files_ingested: int
@@ -121,7 +140,7 @@ class RunFinished(Event):
 
 
 @dataclass(frozen=True)
-class SourcePulled(Event):
+class SourcePulled(Event, wire="SourcePulled"):
     """A source's pull finished: its records are in `file` (under landing/), or there were none."""
 
     source: str
@@ -133,12 +152,64 @@ class SourcePulled(Event):
 
 
 @dataclass(frozen=True)
-class SourceFailed(Event):
+class SourceFailed(Event, wire="SourceFailed"):
     """A source's pull failed; nothing of it was written. `error` never holds a secret."""
 
     source: str
     error: str
     seconds: float
+
+
+# What `rat watch` and a viewer report.
+
+
+@dataclass(frozen=True)
+class WatchStarted(Event, wire="WatchStarted"):
+    root: str
+    polling: bool
+    pid: int
+
+
+@dataclass(frozen=True)
+class ChangeSeen(Event, wire="ChangeSeen"):
+    """Something in landing/, models/ or rat.toml changed (what woke the watcher)."""
+
+    kind: str  # landing | models | config
+    path: str
+
+
+@dataclass(frozen=True)
+class SettingsError(Event, wire="SettingsError"):
+    message: str
+
+
+@dataclass(frozen=True)
+class RequestDone(Event, wire="RequestDone"):
+    request_id: int
+    status: str
+    run_id: str | None
+    kind: str = "run"  # run | rollback | vacuum
+
+
+@dataclass(frozen=True)
+class WatchStopped(Event, wire="WatchStopped"):
+    reason: str
+
+
+@dataclass(frozen=True)
+class TableChanged(Event, wire="TableChanged"):
+    """A viewer saw a new version of a table committed by the writer."""
+
+    table: str
+    version: int
+
+
+@dataclass(frozen=True)
+class RunSeen(Event, wire="RunSeen"):
+    """A viewer saw a run of the writer start or finish."""
+
+    run_id: str
+    status: str
 
 
 Listener = Callable[[Event], None]

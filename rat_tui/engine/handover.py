@@ -9,13 +9,28 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rat_tui.engine.errors import LockedError, RatError, explain, first_line
-from rat_tui.engine.workspace import SERVING_ROLES, pid_alive, writer_name
+from rat_tui.engine.workspace import SERVING_ROLES, Workspace, pid_alive, writer_name
 
 if TYPE_CHECKING:
-    from rat_tui.engine.engine import Engine
+    from rat_tui.engine.state import State
+
+
+class Writer(Protocol):
+    """What handing work over needs of the engine (rat_tui.engine.Engine is one)."""
+
+    ws: Workspace
+
+    @property
+    def state(self) -> State: ...
+
+    def run(self, selectors: list[str] | None = None, *, full_refresh: bool = False) -> Any: ...
+
+    def rollback(self, table: str, version: int) -> int: ...
+
+    def vacuum(self, retain_hours: int) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +46,7 @@ class Outcome:
 
 
 def ask(
-    engine: Engine,
+    engine: Writer,
     locked: LockedError,
     kind: str,
     args: dict[str, Any] | None = None,
@@ -45,7 +60,7 @@ def ask(
     return engine.state.add_request(list(selectors or []), full_refresh, os.getpid(), kind, args)
 
 
-def wait(engine: Engine, request_id: int, locked: LockedError, timeout: float = 3600.0) -> Outcome:
+def wait(engine: Writer, request_id: int, locked: LockedError, timeout: float = 3600.0) -> Outcome:
     """Block until the writer has carried the request out. RatError when it stopped before it did
     (its pid gone: the request is marked failed, so no later writer does it unasked) or took longer
     than `timeout` seconds."""
@@ -72,7 +87,7 @@ def wait(engine: Engine, request_id: int, locked: LockedError, timeout: float = 
         time.sleep(0.1)
 
 
-def carry_out(engine: Engine, request: dict[str, Any]) -> Outcome:
+def carry_out(engine: Writer, request: dict[str, Any]) -> Outcome:
     """Do what a claimed request asks, as the writer (the engine holds the lock)."""
     request_id, kind, args = request["id"], request["kind"], request["args"]
     try:

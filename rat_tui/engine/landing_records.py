@@ -7,9 +7,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from rat_tui.engine.clock import now_iso
+
 
 def _now() -> str:
-    from rat_tui.engine.state import now_iso  # state.py imports this module: resolved when called
 
     return now_iso()
 

@@ -7,9 +7,7 @@ is made, so a query sees whole versions only while writers go on committing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
@@ -190,109 +188,3 @@ def strip_sql(sql: str) -> str:
     while text.endswith(";"):
         text = text[:-1].rstrip()
     return text + "\n"
-
-
-# One DuckDB vector: the first rows are handed out as soon as DuckDB has made them, and a batch
-# held while the rest is counted stays small.
-BATCH_ROWS = 2048
-
-
-class Result:
-    """A query's result read as Arrow batches one at a time, so memory stays flat at any size.
-
-    `head(n)` gives the first rows, `chunks()` the rows after them a batch at a time, and `sizes()`
-    only how many rows each later batch holds, dropping the batch (how the rest is counted).
-    """
-
-    def __init__(self, columns: list[str], reader: pa.RecordBatchReader) -> None:
-        self.columns = columns
-        self._reader = reader
-        self._left: pa.RecordBatch | None = None  # the part of a batch read past head(n)
-
-    def _next(self) -> pa.RecordBatch | None:
-        if self._left is not None:
-            batch, self._left = self._left, None
-            return batch
-        try:
-            return self._reader.read_next_batch()
-        except StopIteration:
-            return None
-        except Exception as exc:  # duckdb.Error raised while the query runs (a cast, a division)
-            raise QueryError(query_error_text(exc)) from None
-
-    def head(self, n: int) -> list[tuple[Any, ...]]:
-        """The next `n` rows (fewer at the end of the result)."""
-        rows: list[tuple[Any, ...]] = []
-        while len(rows) < n and (batch := self._next()) is not None:
-            take = n - len(rows)
-            if batch.num_rows > take:
-                self._left = batch.slice(take)
-                batch = batch.slice(0, take)
-            rows += python_rows(batch)
-        return rows
-
-    def chunks(self) -> Iterator[list[tuple[Any, ...]]]:
-        """The remaining rows, one batch at a time."""
-        while (batch := self._next()) is not None:
-            if batch.num_rows:
-                yield python_rows(batch)
-
-    def sizes(self) -> Iterator[int]:
-        """The row count of each remaining batch; the batches themselves are dropped."""
-        while (batch := self._next()) is not None:
-            yield batch.num_rows
-
-
-def python_rows(batch: pa.RecordBatch) -> list[tuple[Any, ...]]:
-    """A batch's rows as the Python values DuckDB's fetchall gives (a timedelta for an INTERVAL, a
-    dict for a MAP, 9999-12-31 for an infinite date), which pyarrow's own conversion does not."""
-    return scratch().from_arrow(batch).fetchall()
-
-
-def stream(session: Session, sql: str, batch_rows: int = BATCH_ROWS) -> Result | None:
-    """Run `sql` and stream its result; None for a statement that returns nothing (an empty one).
-
-    Sets the session's Arrow export to lossless (DuckDB's own extension types), so that the rows
-    read back are exactly fetchall's: without it a BIT, a HUGEINT or a TIMETZ changes on the way.
-    """
-    session.con.execute("SET arrow_lossless_conversion = true")
-    rel = session.sql(sql)
-    if rel is None:
-        return None
-    try:
-        reader = rel.to_arrow_reader(batch_rows)
-    except Exception as exc:  # duckdb.Error
-        raise QueryError(query_error_text(exc)) from None
-    return Result(list(rel.columns), reader)
-
-
-def export(session: Session, sql: str, fmt: str, out: Path) -> int:
-    """Write a query's result to `out` as csv, json (an array of objects), ndjson (an object a line)
-    or parquet; return rows.
-
-    A single query is streamed by DuckDB's COPY; anything else (several statements, SHOW, PRAGMA)
-    runs first and its last result is written.
-    """
-    options = {
-        "csv": "FORMAT csv, HEADER true",
-        "json": "FORMAT json, ARRAY true",
-        "ndjson": "FORMAT json, ARRAY false",
-        "parquet": "FORMAT parquet, COMPRESSION zstd",
-    }[fmt]
-    target = quote_str(str(out))
-    try:
-        row = first_row(session.con.execute(f"COPY ({strip_sql(sql)}) TO {target} ({options})"))
-        return int(row[0]) if row else 0
-    except Exception:  # not a plain query: run it, then write its result
-        pass
-    rel = session.sql(sql)
-    if rel is None:
-        raise QueryError("the statement returns no rows to write; use a SELECT")
-    try:
-        session.con.register("__rat_result", rel.to_arrow_table())
-        row = first_row(session.con.execute(f"COPY (FROM __rat_result) TO {target} ({options})"))
-    except Exception as exc:  # duckdb.Error
-        raise QueryError(query_error_text(exc)) from None
-    finally:
-        session.con.unregister("__rat_result")
-    return int(row[0]) if row else 0

@@ -8,9 +8,10 @@ import json
 import sqlite3
 from typing import Any
 
+from rat_tui.engine.clock import now_iso
+
 
 def _now() -> str:
-    from rat_tui.engine.state import now_iso  # state.py imports this module: resolved when called
 
     return now_iso()
 

@@ -10,13 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rat_tui.engine.clock import now_iso
 from rat_tui.engine.landing_records import LandingRecords
 from rat_tui.engine.request_queue import RequestQueue
 from rat_tui.engine.state_schema import ADDED_COLUMNS, SCHEMA
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def seconds_between(start: str | None, end: str | None) -> float | None:

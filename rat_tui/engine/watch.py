@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine.errors import RatError, WorkspaceError
-from rat_tui.engine.events import Event
+from rat_tui.engine.events import (
+    ChangeSeen,
+    Event,
+    RequestDone,
+    RunSeen,
+    SettingsError,
+    TableChanged,
+    WatchStarted,
+    WatchStopped,
+)
 from rat_tui.engine.ingest import is_pending_name, scan_landing
-from rat_tui.engine.sources import due_sources
+from rat_tui.engine.sources.pulling import due_sources
 
 if TYPE_CHECKING:
     from rat_tui.engine.engine import Engine
@@ -26,39 +34,6 @@ if TYPE_CHECKING:
 RESCAN_SECONDS = 2.0  # how often landing/ is looked at without any event (lost events, network mounts)
 DEBOUNCE_SECONDS = 0.05  # an editor's save or a copy is several events: let them arrive
 BATCH_SECONDS = 1.0  # how long settled files wait for others still being written
-
-
-@dataclass(frozen=True)
-class WatchStarted(Event):
-    root: str
-    polling: bool
-    pid: int
-
-
-@dataclass(frozen=True)
-class ChangeSeen(Event):
-    """Something in landing/, models/ or rat.toml changed (what woke the watcher)."""
-
-    kind: str  # landing | models | config
-    path: str
-
-
-@dataclass(frozen=True)
-class SettingsError(Event):
-    message: str
-
-
-@dataclass(frozen=True)
-class RequestDone(Event):
-    request_id: int
-    status: str
-    run_id: str | None
-    kind: str = "run"  # run | rollback | vacuum
-
-
-@dataclass(frozen=True)
-class WatchStopped(Event):
-    reason: str
 
 
 class Watcher:
@@ -286,22 +261,6 @@ class Watcher:
                 wait = min(wait, max(settle - age, 0.02) if unchanged else settle)
         self._seen = seen
         return ready, waiting, wait
-
-
-@dataclass(frozen=True)
-class TableChanged(Event):
-    """A viewer saw a new version of a table committed by the writer."""
-
-    table: str
-    version: int
-
-
-@dataclass(frozen=True)
-class RunSeen(Event):
-    """A viewer saw a run of the writer start or finish."""
-
-    run_id: str
-    status: str
 
 
 class Follower:

@@ -3,52 +3,37 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from rat_tui.engine import settings
 from rat_tui.engine.errors import LockedError, WorkspaceError
 from rat_tui.engine.landing_options import LandingOptions, parse_landing
-from rat_tui.engine.sources import HttpSource, parse_sources
+from rat_tui.engine.sources.spec import HttpSource, parse_sources
 
 CONFIG_NAME = "rat.toml"
 LAYERS = ("bronze", "silver", "gold")
 MODEL_LAYERS = ("silver", "gold")
-
-_MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)\s*$", re.IGNORECASE)
-
-
-def default_memory_limit() -> str:
-    """Half the machine's RAM: DuckDB spills past it, and the UI and polars keep room."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return "4GB"
-    return f"{max(1, total // 2 // 2**20)}MB"
 
 
 @dataclass(frozen=True)
 class Settings:
     """What rat.toml says, with defaults filled in."""
 
+    # The declared settings (engine/settings.py has their defaults, ranges and meaning).
     name: str
     memory_limit: str
-    threads: int | None = None
-    watch_polling: bool = False
-    settle_seconds: float = 0.3
-    fetch_limit: int = 100_000  # rows the workbench's grid holds at most (the count goes on past it)
-    state_timeout: float = 30.0  # seconds to wait for .rat/state.sqlite while another process holds it locked
+    threads: int | None
+    watch_polling: bool
+    settle_seconds: float
+    fetch_limit: int
+    state_timeout: float
     sources: dict[str, HttpSource] = field(default_factory=dict)  # [sources.<name>], placeholders unresolved
     landing: dict[str, LandingOptions] = field(default_factory=dict)  # [landing.<folder>]: read options
     raw: dict = field(default_factory=dict)
-
-
-def _toml_error_line(text: str, exc: tomllib.TOMLDecodeError) -> str:
-    # tomllib puts "(at line N, column M)" in its message; keep it, it is the useful part.
-    return str(exc)
 
 
 def load_settings(root: Path) -> Settings:
@@ -64,51 +49,17 @@ def load_settings(root: Path) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise WorkspaceError(
-            f"{path}: invalid TOML: {_toml_error_line(text, exc)}; fix the file and run again"
+            f"{path}: invalid TOML: {exc}; fix the file and run again"  # tomllib's message has the line
         ) from None
 
     def bad(key: str, why: str) -> WorkspaceError:
         return WorkspaceError(f"{path}: setting `{key}` {why}")
 
-    name = raw.get("name", root.name)
-    if not isinstance(name, str) or not name.strip():
-        raise bad("name", "must be a non-empty string")
-    memory = raw.get("memory_limit", default_memory_limit())
-    if not isinstance(memory, str) or not _MEMORY_RE.match(memory):
-        raise bad("memory_limit", f'must be a size like "4GB" or "512MB", not {memory!r}')
-    threads = raw.get("threads")
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise bad("threads", f"must be a positive integer, not {threads!r}")
-    state_timeout = raw.get("state_timeout", 30)
-    if not isinstance(state_timeout, (int, float)) or isinstance(state_timeout, bool) or not 0 < state_timeout <= 3600:
-        raise bad("state_timeout", f"must be a number of seconds from 0 to 3600, not {state_timeout!r}")
-    watch = raw.get("watch", {})
-    if not isinstance(watch, dict):
-        raise bad("watch", "must be a table: [watch]")
-    polling = watch.get("polling", False)
-    if not isinstance(polling, bool):
-        raise bad("watch.polling", f"must be true or false, not {polling!r}")
-    settle = watch.get("settle_seconds", 0.3)
-    if not isinstance(settle, (int, float)) or isinstance(settle, bool) or not 0 <= settle <= 600:
-        raise bad("watch.settle_seconds", f"must be a number of seconds from 0 to 600, not {settle!r}")
-    bench = raw.get("workbench", {})
-    if not isinstance(bench, dict):
-        raise bad("workbench", "must be a table: [workbench]")
-    fetch_limit = bench.get("fetch_limit", 100_000)
-    if not isinstance(fetch_limit, int) or isinstance(fetch_limit, bool) or not 1 <= fetch_limit <= 100_000_000:
-        raise bad("workbench.fetch_limit", f"must be a number of rows from 1 to 100,000,000, not {fetch_limit!r}")
-    sources = parse_sources(raw.get("sources"), bad)
-    landing = parse_landing(raw.get("landing"), bad)
+    values = settings.read(raw, bad, root.name)
     return Settings(
-        name=name,
-        memory_limit=memory.replace(" ", ""),
-        threads=threads,
-        watch_polling=polling,
-        settle_seconds=float(settle),
-        fetch_limit=fetch_limit,
-        state_timeout=float(state_timeout),
-        sources=sources,
-        landing=landing,
+        **values,
+        sources=parse_sources(raw.get("sources"), bad),
+        landing=parse_landing(raw.get("landing"), bad),
         raw=raw,
     )
 
@@ -199,7 +150,7 @@ def _copy_tree(source, dest: Path) -> None:
     """Copy a package resource folder into dest, keeping files that already exist."""
     dest.mkdir(parents=True, exist_ok=True)
     for entry in source.iterdir():
-        if entry.name in ("__pycache__",) or entry.name.endswith(".pyc"):
+        if entry.name in ("__pycache__", "__init__.py") or entry.name.endswith(".pyc"):
             continue
         target = dest / entry.name
         if entry.is_dir():
@@ -216,8 +167,7 @@ def init_workspace(root: Path, demo: bool = False) -> Path:
         raise WorkspaceError(f"{root}: exists and is not a folder; choose another path")
     if (root / CONFIG_NAME).exists():
         raise WorkspaceError(f"{root}: already a rat workspace ({CONFIG_NAME} exists); use it with `rat run -w {root}`")
-    package = resources.files("rat_tui")
-    _copy_tree(package / "workspace_template", root)
+    _copy_tree(resources.files("rat_tui.workspace_template"), root)
     # A wheel cannot carry empty folders, so the layout's folders are made here.
     for sub in ("landing", "models/silver", "models/gold"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -225,7 +175,7 @@ def init_workspace(root: Path, demo: bool = False) -> Path:
     if gitignore.exists():
         gitignore.replace(root / ".gitignore")
     if demo:
-        sample = package / "sample_data"
+        sample = resources.files("rat_tui.sample_data")
         _copy_tree(sample / "landing", root / "landing")
         _copy_tree(sample / "models", root / "models")
     text = (root / CONFIG_NAME).read_text(encoding="utf-8")

@@ -185,7 +185,7 @@ class CompletionList(OptionList):
         super().__init__(id="completion")
         self.candidates: list[Candidate] = []
         self.prefix = ""
-        self.anchor: tuple[int, int] | None = None  # where the cursor was when the list opened
+        self.opened_at: tuple[int, int] | None = None  # where the cursor was when the list opened
         self.moved = False  # the user moved the highlight: enter takes it (tab always does)
 
     def show(self, prefix: str, candidates: list[Candidate], x: int, y: int) -> None:
@@ -203,7 +203,7 @@ class CompletionList(OptionList):
     def hide(self) -> None:
         self.display = False
         self.candidates = []
-        self.anchor = None
+        self.opened_at = None
 
     @property
     def chosen(self) -> Candidate | None:

@@ -8,9 +8,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.markup import escape
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.widgets import Tree
+
+from rat_tui.actions import bindings
+from rat_tui.engine import LAYERS
 
 
 def age(built_at: str | None, now: float) -> str:
@@ -41,7 +44,7 @@ STATE_ICONS = {
 class LakeTree(Tree[str]):
     """bronze/silver/gold and their tables; `i` inserts the selected name into the editor."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("i", "insert", "Insert name")]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("tree")  # rat_tui/actions.py
 
     class Open(Message):
         """Open the table screen of this table."""
@@ -66,12 +69,12 @@ class LakeTree(Tree[str]):
 
     def update_tables(self, tables: list[dict[str, Any]], columns: dict[str, list[tuple[str, str]]]) -> None:
         """Rebuild the tree from `rat status`-like table entries, keeping which layers are open."""
-        opened = {n.data for n in self.root.children if n.is_expanded} or {"bronze", "silver", "gold"}
+        opened = {n.data for n in self.root.children if n.is_expanded} or set(LAYERS)
         self.clear()
         self.tables = {t["name"]: t for t in tables}
         self.columns = columns
         now = self.clock()
-        for layer in ("bronze", "silver", "gold"):
+        for layer in LAYERS:
             node = self.root.add(layer, data=layer, expand=layer in opened)
             for t in tables:
                 if t["layer"] != layer:
@@ -86,6 +89,9 @@ class LakeTree(Tree[str]):
         icon = STATE_ICONS.get(t.get("state", ""), "·")
         built = age(t.get("built_at"), now)
         return f"{icon} {escape(t['name'].split('.', 1)[1])}  {rows}" + (f" [dim]{built}[/dim]" if built else "")
+
+    def on_mount(self) -> None:
+        self.set_interval(30, self.refresh_ages)
 
     def refresh_ages(self) -> None:
         """Relabel the tables in place (ages move on; the cursor and open nodes stay)."""
@@ -102,7 +108,7 @@ class LakeTree(Tree[str]):
 
     def action_insert(self) -> None:
         node = self.cursor_node
-        if node is None or not node.data or node.data in ("bronze", "silver", "gold"):
+        if node is None or not node.data or node.data in LAYERS:
             return
         name = str(node.data)
         text = name.rsplit(".", 1)[1] if name.count(".") == 2 else name

@@ -6,10 +6,13 @@ import time
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar
+
+from rat_tui.actions import bindings
+from rat_tui.engine import MODEL_LAYERS
 
 SHOW_AFTER = 0.5  # seconds a run must last before its progress bar shows: quick runs do not flicker
 
@@ -31,6 +34,9 @@ class RunProgress(Horizontal):
     def compose(self) -> ComposeResult:
         yield Label("", markup=False)
         yield ProgressBar(show_eta=False)
+
+    def on_mount(self) -> None:
+        self.set_interval(0.5, self.tick)  # the widget's own timer: it stops when the widget goes
 
     def run_started(self) -> None:
         self.started = time.monotonic()
@@ -70,13 +76,7 @@ class PipelinePanel(DataTable[str]):
     in full, e shows its last error.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "run_selected", "Run model+"),
-        Binding("f", "refresh_selected", "Full refresh"),
-        Binding("e", "show_error", "Error"),
-        Binding("r", "run_all", "Run all"),
-        Binding("i", "ingest_now", "Ingest now"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("pipeline")  # rat_tui/actions.py
 
     class RunModel(Message):
         """Run this model and its downstream (a full refresh if asked)."""
@@ -121,6 +121,7 @@ class PipelinePanel(DataTable[str]):
     """
 
     def on_mount(self) -> None:
+        self.set_interval(0.5, self.tick)  # running models' elapsed times
         self.cursor_type = "row"
         self.add_column("model", width=15, key="model")
         self.add_column("state", width=9, key="state")
@@ -161,7 +162,7 @@ class PipelinePanel(DataTable[str]):
         """All rows again, by layer then name (a new model takes its place in its group)."""
         selected = self.selected_model()
         self.clear()
-        for layer in ("silver", "gold"):
+        for layer in MODEL_LAYERS:
             names = sorted(n for n in self._models if n.startswith(layer + "."))
             if not names:
                 continue

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.widgets import Static
+
+from rat_tui.actions import bindings
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -16,11 +18,7 @@ if TYPE_CHECKING:
 class ResultsView(Vertical):
     """Shows a query's rows (Arrow, never Python row objects), their count and the time it took."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "sort", "Sort by column"),
-        Binding("r", "app.copy_row", "Copy row"),
-        Binding("R", "app.copy_rows", "Copy rows"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("grid")  # rat_tui/actions.py
 
     DEFAULT_CSS = """
     ResultsView { height: 1fr; }

@@ -6,10 +6,11 @@ from itertools import pairwise
 from typing import ClassVar
 
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.widgets import TextArea
 
+from rat_tui.actions import bindings
 from rat_tui.widgets.completion import Completer, CompletionList
 
 
@@ -52,12 +53,7 @@ def statement_at(text: str, offset: int) -> str:
 class SqlEditor(TextArea):
     """Type SQL; ctrl+enter or ctrl+j runs the selection or the statement under the cursor."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+enter", "run", "Run", show=False, priority=True),
-        Binding("ctrl+j", "run", "Run query", priority=True),
-        Binding("ctrl+underscore,ctrl+slash", "toggle_comment", "Comment", show=False),
-        Binding("ctrl+space,ctrl+@", "complete", "Complete", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("editor")  # rat_tui/actions.py
 
     class Run(Message):
         """The user asked to run this SQL."""
@@ -135,12 +131,12 @@ class SqlEditor(TextArea):
             return
         x, y = self.cursor_screen_offset
         popup.show(prefix, candidates, x - len(prefix), y + 1)
-        popup.anchor = self.cursor_location
+        popup.opened_at = self.cursor_location
 
     def on_text_area_selection_changed(self) -> None:
         """A click or a key that moves the cursor away from where the list opened closes it."""
         popup = self.completion_list
-        if popup is not None and popup.display and popup.anchor != self.cursor_location:
+        if popup is not None and popup.display and popup.opened_at != self.cursor_location:
             popup.hide()
 
     def action_complete(self) -> None:

@@ -11,7 +11,7 @@ ingestor.py    the run's ingest step: one commit per table; quarantine.py for wh
 """
 
 from rat_tui.engine.ingest.batch import LINEAGE
-from rat_tui.engine.ingest.frames import Read, delta_dtype
+from rat_tui.engine.ingest.frames import Read
 from rat_tui.engine.ingest.ingestor import Ingestor, IngestResult
 from rat_tui.engine.ingest.landing import LandingFile, file_digest, is_pending_name, scan_landing, table_name_for
 from rat_tui.engine.ingest.reader import STREAM_BYTES, read_file
@@ -27,7 +27,6 @@ __all__ = [
     "Read",
     "SchemaChange",
     "UnreadableFile",
-    "delta_dtype",
     "file_digest",
     "is_pending_name",
     "read_file",

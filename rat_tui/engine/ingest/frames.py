@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rat_tui.engine.delta_types import delta_dtype
 from rat_tui.engine.errors import first_line
 from rat_tui.engine.ingest.numbers import ColumnKind, NumberFormat, parse_expr, plain_digits, render
 from rat_tui.engine.ingest.text import UnreadableFile
@@ -122,27 +123,6 @@ def clean_names(names: list[str]) -> list[str]:
         seen.add(unique.lower())
         out.append(unique)
     return out
-
-
-def delta_dtype(dtype: Any) -> Any:
-    """The nearest type Delta Lake stores for a polars type."""
-    import polars as pl
-
-    if isinstance(dtype, pl.Struct):
-        return pl.Struct([pl.Field(f.name, delta_dtype(f.dtype)) for f in dtype.fields])
-    if isinstance(dtype, (pl.List, pl.Array)):
-        return pl.List(delta_dtype(dtype.inner))
-    if isinstance(dtype, pl.Datetime):
-        return pl.Datetime("us", dtype.time_zone)
-    if dtype in (pl.UInt8, pl.UInt16):
-        return pl.Int32
-    if dtype in (pl.UInt32, pl.UInt64):
-        return pl.Int64
-    if dtype in (pl.Null, pl.Categorical, pl.Time, pl.Object, pl.Duration) or isinstance(
-        dtype, (pl.Enum, pl.Categorical, pl.Duration, pl.Object)
-    ):
-        return pl.String
-    return dtype
 
 
 def storable(read: Read) -> Read:

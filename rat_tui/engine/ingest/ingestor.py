@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
-from rat_tui.engine.errors import StorageError, fault_path, first_line, storage_fault
+from rat_tui.engine.errors import StorageError, chain, fault_path, first_line, storage_fault
 from rat_tui.engine.events import (
     EventBus,
     FileQuarantined,
@@ -56,14 +56,7 @@ def _state_error(exc: BaseException) -> bool:
     """Whether `exc` came from the state database (SQLite), rather than from writing the lake."""
     import sqlite3
 
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        if isinstance(current, sqlite3.Error):
-            return True
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return False
+    return any(isinstance(e, sqlite3.Error) for e in chain(exc))
 
 
 class Ingestor:

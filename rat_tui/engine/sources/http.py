@@ -23,10 +23,10 @@ from typing import IO, Any
 
 import httpx
 
-from rat_tui import __version__
+from rat_tui._version import __version__
 from rat_tui.engine.errors import first_line
-from rat_tui.engine.sources import HttpSource
 from rat_tui.engine.sources.secrets import SENSITIVE_HEADER, MissingVariable, Secrets
+from rat_tui.engine.sources.spec import HttpSource
 
 # httpx logs every request's full URL (query and all) at INFO: never let it reach a handler.
 logging.getLogger("httpx").setLevel(logging.WARNING)

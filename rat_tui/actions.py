@@ -1,0 +1,146 @@
+"""The workbench's vocabulary, declared once: every action with its keys, where it works, its
+palette title and its help. The key bindings of the workbench and its widgets, the command
+palette (ctrl+p) and the help screen (f1) are made from ACTIONS; tests/test_actions.py checks
+that the README's key table lists every key here and that every action exists where it is bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+COPY_ROWS = 10_000  # rows copied at most: OSC 52 payloads past a few MB are dropped by terminals
+
+# The help screen's groups, in order, and the scope each group's keys are bound in.
+GROUPS = ("Editor", "Grid", "Lake tree", "Pipeline panel", "Everywhere")
+
+
+@dataclass(frozen=True)
+class Action:
+    scope: str  # app | workbench | editor | grid | tree | pipeline | textual (Textual's own)
+    action: str  # the action's name in its scope (action_<name>); "" for a key of a widget's own
+    keys: str = ""  # Textual key names, comma-separated; "" = palette only
+    help: str = ""  # the help screen's line ("" = covered by another row's)
+    where: str = "Everywhere"  # the help screen's group
+    shown: str = ""  # the key's label in the footer ("" = not in the footer)
+    title: str = ""  # the command palette's title ("" = not in the palette)
+    palette: str = ""  # the workbench action the palette runs (default: `action`)
+    display: str = ""  # the keys as the help screen shows them (default: from `keys`)
+    priority: bool = False  # before the focused widget's own keys (the editor's ctrl+w, ctrl+e)
+
+    @property
+    def key_text(self) -> str:
+        return self.display or " / ".join(self.keys.split(","))
+
+
+ACTIONS: tuple[Action, ...] = (
+    # The workbench screen's keys, in the order the footer shows them.
+    Action("app", "quit", "ctrl+q", "quit", shown="Quit", priority=True),
+    Action("workbench", "cancel", "escape", "cancel the running query", "Editor", "Cancel query", "Cancel query"),
+    Action("app", "help", "f1", "this help", shown="Help", title="Help", palette="app.help"),
+    Action("workbench", "history", "f8", "query history: search and reuse past queries", "Editor", "History",
+           "Query history"),
+    Action("workbench", "new_tab", "ctrl+n", "new editor tab (tabs are kept across restarts)", "Editor", "New tab",
+           "New tab", priority=True),
+    Action("workbench", "close_tab", "ctrl+w", "close this editor tab", "Editor", "Close tab", "Close tab",
+           priority=True),
+    Action("workbench", "runs", "f5", "runs: history, each model's build, errors, failed checks with sample rows",
+           shown="Runs", title="Runs"),
+    Action("workbench", "lineage", "f4",
+           "lineage: the model graph, the selected table's upstream and downstream marked", shown="Lineage",
+           title="Lineage"),
+    Action("workbench", "export", "ctrl+e", "export the last query's whole result (.csv, .parquet, .json)", "Grid",
+           "Export", "Export result", priority=True),
+    Action("workbench", "copy_cell", "ctrl+y", "copy the cell under the grid's cursor (OSC 52, works over SSH)",
+           "Grid", "Copy cell", "Copy cell"),
+    Action("workbench", "open_file", "ctrl+o", "open a .sql file into a new tab", "Editor", title="Open .sql file"),
+    Action("workbench", "save_file", "ctrl+s", "save this tab as a .sql file", "Editor", title="Save .sql file"),
+    Action("workbench", "view_cell", "ctrl+l", "view the cell under the cursor whole", "Grid", title="View cell"),
+    Action("workbench", "toggle_panels", "f2", "hide or show the side panels", shown="Panels", title="Toggle panels"),
+    Action("workbench", "run_pipeline", "ctrl+r",
+           "run the pipeline: ingest what waits in landing/, build what is stale", shown="Run all",
+           title="Run pipeline"),
+    # The palette's own: no key.
+    Action("workbench", "ingest_now", help="", title="Ingest now"),
+    Action("workbench", "open_table", title="Open table"),
+    Action("workbench", "focus_editor", title="Focus editor"),
+    Action("workbench", "focus_tree", title="Focus lake tree"),
+    Action("workbench", "focus_pipeline", title="Focus pipeline"),
+    Action("workbench", "focus_results", title="Focus results"),
+    Action("textual", "command_palette", "ctrl+p", "command palette: every action by name, themes too"),
+    # The editor's keys.
+    Action("editor", "run", "ctrl+j", "run the selection, or the statement under the cursor", "Editor", "Run query",
+           "Run query", palette="run_query_key", display="ctrl+j / ctrl+enter", priority=True),
+    Action("editor", "run", "ctrl+enter", where="Editor", priority=True),
+    Action("editor", "toggle_comment", "ctrl+underscore,ctrl+slash", "comment or uncomment the selected lines",
+           "Editor", title="Toggle comment", palette="toggle_comment", display="ctrl+/"),
+    Action("editor", "complete", "ctrl+space,ctrl+@",
+           "complete the name at the cursor (the list also opens as you type); tab or enter takes it", "Editor",
+           title="Complete", palette="complete", display="ctrl+space"),
+    # The grid's.
+    Action("grid", "sort", "s", "sort the results by the cursor's column (again: descending)", "Grid",
+           "Sort by column", "Sort results", palette="sort_results"),
+    Action("grid", "screen.copy_row", "r", "copy the row, tab-separated with a header", "Grid", "Copy row",
+           "Copy row", palette="copy_row"),
+    Action("grid", "screen.copy_rows", "R", f"copy the rows (up to {COPY_ROWS:,}), tab-separated with a header",
+           "Grid", "Copy rows", "Copy rows", palette="copy_rows"),
+    # The lake tree's.
+    Action("tree", "", "enter", "open the table: preview, schema, profile, versions (d diffs two), lineage",
+           "Lake tree"),
+    Action("tree", "insert", "i", "insert the table or column name at the editor's cursor", "Lake tree",
+           "Insert name"),
+    # The pipeline panel's.
+    Action("pipeline", "run_selected", "enter", "run the selected model and everything downstream of it",
+           "Pipeline panel", "Run model+"),
+    Action("pipeline", "refresh_selected", "f", "rebuild the selected model and its downstream in full",
+           "Pipeline panel", "Full refresh"),
+    Action("pipeline", "show_error", "e",
+           "show the selected model's last error, with its file and line (o opens the file there)",
+           "Pipeline panel", "Error"),
+    Action("pipeline", "run_all", "r", "run the pipeline: ingest what waits in landing/, build what is stale",
+           "Pipeline panel", "Run all"),
+    Action("pipeline", "ingest_now", "i", "ingest now: take every file in landing/ without waiting for it to settle",
+           "Pipeline panel", "Ingest now"),
+)  # fmt: skip
+
+PALETTE_HELP = {  # the palette's line for actions whose help line is shared or absent
+    "ingest_now": "Take every file in landing/ now, without waiting for it to settle",
+    "open_table": "Preview, schema, profile, versions and lineage of the tree's table",
+    "focus_editor": "Move the focus to the SQL editor",
+    "focus_tree": "Move the focus to the lake tree",
+    "focus_pipeline": "Move the focus to the pipeline panel",
+    "focus_results": "Move the focus to the results grid",
+}
+
+
+def bindings(scope: str) -> list[BindingType]:
+    """The key bindings of one scope (the workbench screen binds the app's keys too)."""
+    scopes = {scope, "app"} if scope == "workbench" else {scope}
+    out: list[BindingType] = []
+    for a in ACTIONS:
+        if a.scope in scopes and a.keys and a.action:
+            name = f"app.{a.action}" if a.scope == "app" and scope != "app" else a.action
+            out.append(Binding(a.keys, name, a.shown or a.title or a.action, show=bool(a.shown), priority=a.priority))
+    return out
+
+
+def palette() -> list[tuple[str, str, str]]:
+    """(title, the workbench action it runs, its line) for every action the palette offers."""
+    out = []
+    for a in ACTIONS:
+        if a.title:
+            action = a.palette or a.action
+            line = PALETTE_HELP.get(action) or (a.help[:1].upper() + a.help[1:])
+            key = f" ({a.key_text})" if a.keys else ""
+            out.append((a.title, action, f"{line}{key}"))
+    return out
+
+
+def help_lines() -> list[tuple[str, str]]:
+    """The help screen: (group, "") headers, then (keys, what) lines, group by group."""
+    out: list[tuple[str, str]] = []
+    for group in GROUPS:
+        out.append((group, ""))
+        out += [(a.key_text, a.help) for a in ACTIONS if a.where == group and a.help]
+    return out

@@ -1,0 +1,94 @@
+"""Pulling sources: data rat pulls itself (`[sources.<name>]` in rat.toml) into `landing/<name>/`,
+from where the normal ingest takes it into `bronze.<name>`.
+
+`rat run` pulls every source before it ingests; `rat watch` pulls each when its `every` is due.
+A pull writes one NDJSON file (or nothing, when it found no records) and a row in state's
+`source_pulls`; a failing source is reported and the run goes on without it. Each kind of source
+has a module (PULLERS) with `pull(spec, landing)` and its `SourceError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rat_tui.engine.events import SourceFailed, SourcePulled
+
+if TYPE_CHECKING:
+    from rat_tui.engine.events import EventBus
+    from rat_tui.engine.state import State
+    from rat_tui.engine.workspace import Workspace
+
+# A source whose last pull failed is tried again after this long at most (or its `every`).
+RETRY_FAILED_SECONDS = 300.0
+# The module that pulls each kind of source, imported when a source of that kind is pulled.
+PULLERS = {"http": "rat_tui.engine.sources.http"}
+
+
+@dataclass
+class PullReport:
+    """What a run's pulls did: records per pulled source, the landing files written, failures."""
+
+    pulled: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # relative to landing/
+    failed: dict[str, str] = field(default_factory=dict)  # source -> error (redacted)
+
+
+def pull_sources(
+    ws: Workspace, state: State, bus: EventBus, run_id: str, names: Iterable[str] | None = None
+) -> PullReport:
+    """Pull the named sources (all when None), each on its own: one failing stops no other."""
+    from rat_tui.engine.clock import now_iso
+
+    sources = ws.settings.sources
+    report = PullReport()
+    for name in list(sources) if names is None else [n for n in names if n in sources]:
+        source = sources[name]
+        puller = importlib.import_module(PULLERS[source.type])
+        started_at, started = now_iso(), time.perf_counter()
+        try:
+            result = puller.pull(source, ws.landing)
+        except puller.SourceError as exc:
+            error, pages = str(exc), exc.pages
+        except Exception as exc:  # a bug: its message may hold what the pull resolved, so only its kind
+            error, pages = f"internal error ({type(exc).__name__}) while pulling; please report it", 0
+        else:
+            seconds = time.perf_counter() - started
+            state.record_pull(
+                name, run_id, started_at, "ok" if result.records else "empty", result.records, result.pages, result.file
+            )
+            report.pulled[name] = result.records
+            if result.file:
+                report.files.append(result.file)
+            bus.emit(SourcePulled(name, source.table, result.records, result.pages, result.file, seconds))
+            continue
+        state.record_pull(name, run_id, started_at, "failed", 0, pages, None, error)
+        report.failed[name] = error
+        bus.emit(SourceFailed(name, error, time.perf_counter() - started))
+    return report
+
+
+def due_sources(ws: Workspace, state: State, now: datetime | None = None) -> tuple[list[str], float]:
+    """The sources whose `every` has passed since their last pull began (sooner after a failed
+    pull: RETRY_FAILED_SECONDS), and the seconds until the next one is due (inf if none)."""
+    now = now or datetime.now(UTC)
+    last = state.last_pulls()
+    due: list[str] = []
+    wait = math.inf
+    for name, source in ws.settings.sources.items():
+        row = last.get(name)
+        if row is None:
+            due.append(name)
+            continue
+        interval = source.every if row["status"] != "failed" else min(source.every, RETRY_FAILED_SECONDS)
+        elapsed = (now - datetime.fromisoformat(row["started_at"])).total_seconds()
+        if elapsed >= interval:
+            due.append(name)
+        else:
+            wait = min(wait, interval - elapsed)
+    return due, wait

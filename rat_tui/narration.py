@@ -1,0 +1,103 @@
+"""What the command line says about each engine event (stderr, one line or a few): one formatter
+per event class in FORMATTERS, so a new event without one fails tests/test_narration.py instead of
+going unsaid. A formatter returning None says nothing (the event is summed up elsewhere)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from rat_tui.engine import events as ev
+
+
+def unreadable_line(path: str, reason: str) -> str:
+    """What to say about a landing file rat may not read."""
+    return (
+        f"landing/{path} cannot be read ({reason}); make it readable by the user running rat "
+        f"(uid {os.geteuid()}, e.g. chmod a+r)"
+    )
+
+
+def _s(n: int) -> str:
+    return "s" if n != 1 else ""
+
+
+def _silent(event: Any) -> None:
+    return None  # shown by the progress bar or the run's summary, not as a line of its own
+
+
+def _watch_started(e: ev.WatchStarted) -> str:
+    how = "polling" if e.polling else "file events"
+    return f"watching {e.root} ({how}, pid {e.pid}); Ctrl+C or SIGTERM stops"
+
+
+def _run_finished(e: ev.RunFinished) -> str | None:
+    if e.status == "noop":
+        return None
+    return (
+        f"run {e.run_id} {e.status}: {e.files_ingested} files ingested, {e.models_built} models "
+        f"built, {e.models_failed} failed ({e.seconds:.2f}s)"
+    )
+
+
+def _source_pulled(e: ev.SourcePulled) -> str:
+    pages = f"{e.pages} page{_s(e.pages)}"
+    if not e.file:
+        return f"pulled {e.source}: no records ({pages}, {e.seconds:.2f}s)"
+    return f"pulled {e.source}: {e.records:,} record{_s(e.records)} in {pages} -> landing/{e.file} ({e.seconds:.2f}s)"
+
+
+def _table_ingested(e: ev.TableIngested) -> str:
+    line = f"ingested {e.table}: {e.files} file{_s(e.files)}, {e.rows:,} rows (version {e.version}, {e.seconds:.2f}s)"
+    return "\n".join([line, *(f"  {note}" for note in e.notes)])
+
+
+def _model_finished(e: ev.ModelFinished) -> str | None:
+    if e.status == "ok":
+        rows = f"{e.rows:,} rows, version {e.version}" if e.rows is not None else "view"
+        how = ", incremental" if e.mode == "incremental" else ""
+        lines = [f"built {e.model}: {rows} ({e.seconds:.2f}s{how})"]
+        lines += [f"warning {e.model}: {w}" for w in e.warnings]
+        return "\n".join(lines)
+    if e.status == "check_failed":
+        return f"FAILED {e.model}: {e.error}; nothing published, readers keep the last good version"
+    if e.status == "failed":
+        return f"FAILED {e.model}: {e.error}"
+    if e.status == "skipped":
+        return f"skipped {e.model}: {e.error}"
+    return None
+
+
+FORMATTERS: dict[type[ev.Event], Callable[[Any], str | None]] = {
+    ev.RunStarted: _silent,
+    ev.BuildPlanned: _silent,
+    ev.Progress: _silent,
+    ev.ModelStarted: _silent,
+    ev.TableChanged: _silent,  # a viewer's: the workbench reloads, the command line has no viewer
+    ev.RunSeen: _silent,
+    ev.WatchStarted: _watch_started,
+    ev.ChangeSeen: lambda e: f"change: {e.path}",
+    ev.SettingsError: lambda e: f"error: {e.message}",
+    ev.RequestDone: lambda e: f"{e.kind} request {e.request_id} from another process: {e.status}",
+    ev.WatchStopped: lambda e: f"stopped ({e.reason})",
+    ev.RunFinished: _run_finished,
+    ev.SourcePulled: _source_pulled,
+    ev.SourceFailed: lambda e: f"FAILED source {e.source}: {e.error}; nothing was landed, the next run tries again",
+    ev.TableIngested: _table_ingested,
+    ev.SchemaChanged: lambda e: e.message,
+    ev.ModelWarning: lambda e: f"warning {e.model}: {e.message}",
+    ev.FileQuarantined: lambda e: (
+        f"quarantined landing/{e.path} -> {e.moved_to}: {e.reason}; fix the file and drop it into landing/ again"
+    ),
+    ev.FileUnreadable: lambda e: (
+        unreadable_line(e.path, e.reason) + ": it waits in landing/ and lands once rat can read it"
+    ),
+    ev.FileSkipped: lambda e: f"skipped landing/{e.path}: the same bytes are already in {e.table}",
+    ev.ModelFinished: _model_finished,
+}
+
+
+def describe_event(event: ev.Event) -> str | None:
+    """What stderr says about `event`, or None."""
+    return FORMATTERS[type(event)](event)

@@ -1,0 +1,263 @@
+"""The workbench screen: lake tree, SQL editor tabs over the results grid, pipeline panel.
+
+The app (rat_tui.app) owns the engine thread, the theme and the palette; this screen owns the
+layout and every widget change. Its workers (workbench_workers) read through the engine and post
+messages (rat_tui.messages); the handlers here act on them. The engine's events arrive here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+
+from rat_tui.actions import bindings
+from rat_tui.engine.results import QueryRun
+from rat_tui.messages import CatalogLoaded, EngineEvent, Exported, LakeLoaded, QueryCounted, QueryDone, QueryFailed
+from rat_tui.screens.workbench_actions import WorkbenchActions
+from rat_tui.ui_state import UiState
+from rat_tui.widgets.completion import Completer, CompletionList
+from rat_tui.widgets.lake_tree import LakeTree
+from rat_tui.widgets.pipeline import PipelinePanel, RunProgress
+from rat_tui.widgets.results import ResultsView
+from rat_tui.widgets.sql_editor import SqlEditor
+
+WELCOME = "-- ctrl+j runs the statement under the cursor\nselect * from gold.daily_revenue order by order_date desc limit 20;\n"
+WIDE = 110  # columns from which the pipeline panel shows beside the editor
+
+
+class WorkbenchScreen(WorkbenchActions):
+    """The workbench over one workspace (the app's default screen)."""
+
+    AUTO_FOCUS = "SqlEditor"  # the editor has the focus from the first frame (no second footer)
+    # The app loads this (Textual reads a screen's own CSS when it is pushed, not for the default screen).
+    LAYOUT_CSS: ClassVar[str] = """
+    #main { height: 1fr; }
+    LakeTree { width: 25%; min-width: 20; max-width: 36; border-right: solid $primary-background; }
+    #center { width: 1fr; }
+    #tabs { height: 45%; }
+    #tabs SqlEditor { height: 1fr; }
+    PipelinePanel { border-left: solid $primary-background; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = bindings("workbench")  # rat_tui/actions.py
+
+    def __init__(self, workspace: Any, writer_notice: Any = None) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.ui_state = UiState(workspace.state_dir)
+        self._writer_notice = writer_notice  # tells the app's watcher a request waits
+        self._queries: list[QueryRun] = []  # started here, newest last; pruned once finished
+        self._buffers_dirty = False
+        self._lake_signature: tuple | None = None
+        self._was_wide = True
+        self.last_sql: str | None = None
+        self.completer = Completer()
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="main"):
+            yield LakeTree(id="lake")
+            with Vertical(id="center"):
+                with TabbedContent(id="tabs"):
+                    for i, text in enumerate(self.ui_state.buffers(WELCOME), 1):
+                        with TabPane(f"query {i}", id=f"tab-{i}"):
+                            yield SqlEditor(text, completer=self.completer)
+                yield ResultsView(id="results")
+            yield PipelinePanel(id="pipeline")
+        yield RunProgress()
+        yield Footer()
+        yield CompletionList()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Under 110 columns (80×24 over SSH) the editor needs the room: the pipeline panel hides
+        # until f2 or a wider terminal brings it back. (event.size: the screen's own size is not
+        # updated yet when this runs.)
+        wide = event.size.width >= WIDE
+        if wide != self._was_wide:
+            self.query_one(PipelinePanel).display = wide
+            self._was_wide = wide
+
+    def on_mount(self) -> None:
+        self._was_wide = self.app.size.width >= WIDE
+        self.query_one(PipelinePanel).display = self._was_wide
+        # tab/shift+tab move between the lake tree, the editor, the grid and the pipeline panel;
+        # the row of tab names is not a stop (ctrl+n/ctrl+w and a click switch tabs).
+        from textual.widgets import Tabs
+
+        for tabs in self.query(Tabs):
+            tabs.can_focus = False
+        self.editor.focus()
+        self.load_lake()
+        self.set_interval(2.0, self.load_lake)
+        self.load_catalog()
+        self.set_interval(1.0, self._save_if_edited)
+
+    def on_unmount(self) -> None:
+        self.action_cancel()
+        self.save_buffers()
+
+    # Editor tabs, kept in .rat/buffers.json across restarts.
+
+    def save_buffers(self) -> None:
+        texts = [e.text for e in self.query(SqlEditor)]
+        if not texts:
+            return  # the screen is being torn down: what was saved last stays
+        self._buffers_dirty = False
+        self.ui_state.save_buffers(texts)
+
+    @on(SqlEditor.Changed)
+    def _edited(self) -> None:
+        self._buffers_dirty = True
+
+    def _save_if_edited(self) -> None:
+        if self._buffers_dirty:
+            self.save_buffers()
+
+    # Queries: each a QueryRun of the engine's; a newer one supersedes those still running.
+
+    @property
+    def query_running(self) -> bool:
+        """Whether a query started here still holds a session (running or counting)."""
+        return any(q.running for q in self._queries)
+
+    def _newest(self, run: QueryRun | None) -> bool:
+        """Whether `run` is the newest query (what an older one posts is ignored)."""
+        return run is not None and bool(self._queries) and run is self._queries[-1]
+
+    @on(SqlEditor.Run)
+    def _run(self, message: SqlEditor.Run) -> None:
+        self.last_sql = message.sql
+        self.save_buffers()
+        self.query_one(ResultsView).message(f"running… (escape cancels)  {message.sql[:60]}")
+        self.action_cancel()  # a newer query supersedes one still running (or counting)
+        run = QueryRun(message.sql, self.workspace.settings.fetch_limit)
+        self._queries = [q for q in self._queries if not q.finished] + [run]
+        self.run_query(run)
+
+    def action_cancel(self) -> None:
+        """Interrupt every query still running or counting (DuckDB's interrupt())."""
+        for run in self._queries:
+            run.cancel()
+
+    @on(QueryDone)
+    def _done(self, message: QueryDone) -> None:
+        if not self._newest(message.run):
+            message.painted.set()
+            return
+        first = message.first
+        self.query_one(ResultsView).show(first.table, first.seconds, first.total)
+        self.call_after_refresh(message.painted.set)
+
+    @on(QueryCounted)
+    def _counted(self, message: QueryCounted) -> None:
+        if self._newest(message.run):
+            self.query_one(ResultsView).counted(message.total, message.seconds)
+
+    @on(QueryFailed)
+    def _failed(self, message: QueryFailed) -> None:
+        if message.run is not None and not self._newest(message.run):
+            return  # a superseded query's end
+        self.query_one(ResultsView).message(f"error: {message.error}")
+        self.notify(message.error, title="query failed", severity="error", markup=False)
+
+    @on(Exported)
+    def _exported(self, message: Exported) -> None:
+        self.notify(f"wrote {message.rows:,} rows to {message.path}", title="exported", markup=False)
+
+    @on(CatalogLoaded)
+    def _catalog(self, message: CatalogLoaded) -> None:
+        self.completer.set_catalog(message.keywords, message.functions)
+
+    @on(LakeLoaded)
+    def _lake(self, message: LakeLoaded) -> None:
+        self.completer.set_tables(message.columns)
+        self.query_one(LakeTree).update_tables(message.tables, message.columns)
+        models = {t["name"]: t for t in message.tables if t["layer"] != "bronze"}
+        self.query_one(PipelinePanel).set_models(models)
+
+    # The pipeline panel and the lake tree.
+
+    @on(PipelinePanel.RunModel)
+    def _run_model(self, message: PipelinePanel.RunModel) -> None:
+        how = "full refresh of" if message.full_refresh else "run of"
+        self.notify(f"{how} {message.model} and downstream requested", markup=False)
+        self.request_run([f"{message.model}+"], message.full_refresh)
+
+    @on(PipelinePanel.RunAll)
+    def _run_all(self, message: PipelinePanel.RunAll) -> None:
+        if message.ingest_now:
+            self.action_ingest_now()
+        else:
+            self.action_run_pipeline()
+
+    @on(PipelinePanel.ShowError)
+    def _show_error(self, message: PipelinePanel.ShowError) -> None:
+        from rat_tui.screens.error import ErrorScreen
+
+        table = self.query_one(LakeTree).tables.get(message.model, {})
+        error = table.get("error")
+        if not error:
+            self.notify(f"{message.model} has no error", markup=False)
+            return
+
+        def chosen(where: tuple[str, int] | None) -> None:
+            if where:
+                self.open_in_tab(self.workspace.root / where[0], where[1])
+
+        self.app.push_screen(ErrorScreen(self.workspace.root, message.model, error, table.get("model")), chosen)
+
+    @on(LakeTree.Open)
+    def _open_table(self, message: LakeTree.Open) -> None:
+        from rat_tui.screens.table import TableScreen
+
+        self.app.push_screen(TableScreen(self.workspace, message.table))
+
+    @on(LakeTree.Insert)
+    def _insert(self, message: LakeTree.Insert) -> None:
+        editor = self.editor
+        editor.insert_at_cursor(message.text)
+        editor.focus()
+
+    def action_run_pipeline(self) -> None:
+        """Run the pipeline: ingest what waits in landing/, build what is stale."""
+        self.notify("run requested")
+        self.request_run()
+
+    def action_ingest_now(self) -> None:
+        """Ingest what is in landing/ now, without waiting for files to settle; then build what it changes."""
+        self.notify("ingest requested: every file in landing/ is taken now")
+        self.request_run()
+
+    @work(thread=True, group="history", exit_on_error=False)
+    def action_history(self) -> None:
+        engine = self._engine()
+        try:
+            entries = engine.state.query_history()
+        finally:
+            engine.close()
+        self.app.call_from_thread(self._show_history, entries)
+
+    def _show_history(self, entries: list[dict[str, Any]]) -> None:
+        from rat_tui.screens.history import HistoryScreen
+
+        def chosen(sql: str | None) -> None:
+            if sql:
+                editor = self.editor
+                editor.text = sql
+                editor.focus()
+
+        self.app.push_screen(HistoryScreen(entries), chosen)
+
+    # The engine's events (from the app's engine thread).
+
+    @on(EngineEvent)
+    def _engine_event(self, message: EngineEvent) -> None:
+        from rat_tui.screens.workbench_events import HANDLERS
+
+        handler = HANDLERS.get(type(message.event))
+        if handler is not None:
+            handler(self, message.event)
