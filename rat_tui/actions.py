@@ -35,6 +35,10 @@ class Action:
 
 
 ACTIONS: tuple[Action, ...] = (
+    # Running a query first: the help screen lists each group in this order.
+    Action("editor", "run", "ctrl+j", "run the selection, or the statement under the cursor", "Editor", "Run query",
+           "Run query", palette="run_query_key", display="ctrl+j / ctrl+enter", priority=True),
+    Action("editor", "run", "ctrl+enter", where="Editor", priority=True),
     # The workbench screen's keys, in the order the footer shows them.
     Action("app", "quit", "ctrl+q", "quit", shown="Quit", priority=True),
     Action("workbench", "cancel", "escape", "cancel the running query", "Editor", "Cancel query", "Cancel query"),
@@ -69,10 +73,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("workbench", "focus_pipeline", title="Focus pipeline"),
     Action("workbench", "focus_results", title="Focus results"),
     Action("textual", "command_palette", "ctrl+p", "command palette: every action by name, themes too"),
-    # The editor's keys.
-    Action("editor", "run", "ctrl+j", "run the selection, or the statement under the cursor", "Editor", "Run query",
-           "Run query", palette="run_query_key", display="ctrl+j / ctrl+enter", priority=True),
-    Action("editor", "run", "ctrl+enter", where="Editor", priority=True),
+    # The editor's other keys.
     Action("editor", "toggle_comment", "ctrl+underscore,ctrl+slash", "comment or uncomment the selected lines",
            "Editor", title="Toggle comment", palette="toggle_comment", display="ctrl+/"),
     Action("editor", "complete", "ctrl+space,ctrl+@",
