@@ -778,7 +778,7 @@ async def test_a_newer_query_supersedes_one_still_counting_and_escape_stops_a_co
 def test_histograms_skip_nan_infinity_and_constants() -> None:
     import duckdb
 
-    from rat_tui.screens.table import histogram
+    from rat_tui.engine.profile import histogram
 
     con = duckdb.connect()
     con.execute(

@@ -18,6 +18,7 @@ from rat_tui.engine.workspace import Workspace, WriterLock
 
 if TYPE_CHECKING:
     from rat_tui.engine.handover import Outcome
+    from rat_tui.engine.profile import Lineage, TableProfile
     from rat_tui.engine.query import Session
     from rat_tui.engine.versions import Diff
 
@@ -219,6 +220,35 @@ class Engine:
             if s["materialized"] == "view" and s["view_sql"]
         }
         return Session(self.ws, views)
+
+    def profile(self, table: str) -> TableProfile:
+        """The table screen's profile of a table (or a view): preview, count, schema, per column."""
+        from rat_tui.engine.profile import profile_table
+
+        session = self.query_session()
+        try:
+            return profile_table(session, table)
+        finally:
+            session.close()
+
+    def lineage(self, table: str) -> Lineage:
+        """What a table is built from and what is built from it."""
+        from rat_tui.engine.models import discover, plan
+        from rat_tui.engine.profile import Lineage
+
+        models = discover(self.ws)
+        graph = plan(self.ws, models, set())
+        model = models.get(table)
+        return Lineage(
+            table,
+            upstream=sorted(graph.upstream(table)) if model is not None else [],
+            reads=list(model.depends_on) if model is not None else [],
+            downstream=sorted(set(graph.downstream(table)) | {m for m, mm in models.items() if table in mm.depends_on}),
+        )
+
+    def run_details(self, run_id: str) -> dict[str, Any]:
+        """One run's model builds (in order) and check results."""
+        return {"models": self.state.model_runs_of(run_id), "checks": self.state.check_results(run_id)}
 
     def resolve_table(self, name: str) -> str:
         """The lake table `name` means: `silver.orders` as it is, `orders` when one layer has it."""

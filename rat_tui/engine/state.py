@@ -159,6 +159,11 @@ class State(RequestQueue, LandingRecords):
                 ],
             )
 
+    def model_runs_of(self, run_id: str) -> list[dict[str, Any]]:
+        """Every model build of one run, in the order they started."""
+        rows = self.db.execute("SELECT * FROM model_runs WHERE run_id = ? ORDER BY started_at", (run_id,))
+        return [dict(r) for r in rows.fetchall()]
+
     def check_results(self, run_id: str, model: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM check_results WHERE run_id = ?" + (" AND model = ?" if model else "")
         rows = self.db.execute(sql, (run_id, model) if model else (run_id,)).fetchall()

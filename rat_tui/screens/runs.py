@@ -63,11 +63,7 @@ class RunsScreen(Screen[None]):
             runs = engine.state.recent_runs(100)
             details = {}
             for run in runs[:30]:
-                models = engine.state.db.execute(
-                    "SELECT * FROM model_runs WHERE run_id = ? ORDER BY started_at", (run["run_id"],)
-                ).fetchall()
-                checks = engine.state.check_results(run["run_id"])
-                details[run["run_id"]] = {"models": [dict(m) for m in models], "checks": checks}
+                details[run["run_id"]] = engine.run_details(run["run_id"])
         finally:
             engine.close()
         self.post_message(RunsLoaded(runs, details))

@@ -12,10 +12,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from rat_tui.engine.errors import first_line
+from rat_tui.engine.profile import PREVIEW_ROWS
 from rat_tui.engine.workspace import Workspace
 
-PREVIEW_ROWS = 200
-PROFILE_COLUMNS = 40
 BAR = 24
 
 
@@ -31,55 +30,6 @@ def bars(values: list[tuple[Any, int]], total: int) -> str:
         label = "NULL" if value is None else str(value)
         lines.append(f"  {label[:24]:<24} {bar:<{BAR}} {count:,} ({100 * count / total:.0f}%)")
     return "\n".join(lines)
-
-
-NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
-           "FLOAT", "DOUBLE", "DECIMAL", "REAL")  # fmt: skip
-HIST_BINS = 10
-
-
-def histogram(con: Any, table: str, column: str, kind: str, distinct: Any) -> list[tuple[str, int]]:
-    """Equal-width bins over a numeric or date column with many values: [(range label, count)].
-
-    Columns with few distinct values (≤ HIST_BINS) are better shown as their top values.
-    """
-    from rat_tui.engine.query import quote_ident
-
-    base = kind.split("(")[0].upper()
-    is_date = base in ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
-    if base not in NUMERIC and not is_date:
-        return []
-    try:
-        if int(distinct or 0) <= HIST_BINS:
-            return []
-    except (TypeError, ValueError):
-        return []
-    col = quote_ident(column)
-    value = f"epoch({col})" if is_date else f"CAST({col} AS DOUBLE)"
-    rows = con.execute(
-        f"""WITH v AS (SELECT x FROM (SELECT {value} AS x FROM {table} WHERE {col} IS NOT NULL) WHERE isfinite(x)),
-        b AS (SELECT min(x) AS lo, max(x) AS hi FROM v)
-        SELECT least(CAST(floor((x - lo) / nullif(hi - lo, 0) * {HIST_BINS}) AS INTEGER), {HIST_BINS - 1}) AS bin,
-               count(*), any_value(lo), any_value(hi)
-        FROM v, b GROUP BY bin ORDER BY bin"""
-    ).fetchall()
-    if not rows or rows[0][0] is None:
-        return []
-    lo, hi = rows[0][2], rows[0][3]
-    if lo is None or hi is None or hi <= lo:
-        return []  # one value: its top-values bar says it
-    width = (hi - lo) / HIST_BINS
-    counts = {r[0]: r[1] for r in rows}
-
-    def label(x: float) -> str:
-        if is_date:
-            from datetime import UTC, datetime
-
-            # Days for a long range; hours and minutes (UTC) when it spans under two days.
-            return datetime.fromtimestamp(x, UTC).strftime("%Y-%m-%d" if hi - lo >= 2 * 86400 else "%m-%d %H:%M")
-        return f"{x:.4g}"
-
-    return [(f"{label(lo + i * width)} – {label(lo + (i + 1) * width)}", counts.get(i, 0)) for i in range(HIST_BINS)]
 
 
 def _short_number(value: Any) -> str:
@@ -151,43 +101,20 @@ class TableScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
         from rat_tui.engine import Engine
-        from rat_tui.engine.models import discover, plan
-        from rat_tui.engine.query import qualified, quote_ident
 
         engine = Engine(self.workspace)
         data: dict[str, Any] = {"table": self.table}
         try:
-            session = engine.query_session()
-            try:
-                name = qualified(self.table)
-                data["preview"] = session.con.sql(f"SELECT * FROM {name} LIMIT {PREVIEW_ROWS}").to_arrow_table()
-                data["total"] = session.con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
-                summary = session.con.sql(f"SUMMARIZE {name}").fetchall()
-                data["schema"] = [(r[0], r[1]) for r in summary]
-                profile = []
-                for row in summary[:PROFILE_COLUMNS]:
-                    col = quote_ident(row[0])
-                    top = session.con.execute(
-                        f"SELECT {col}, count(*) AS n FROM {name} GROUP BY 1 ORDER BY n DESC, 1 LIMIT 5"
-                    ).fetchall()
-                    try:
-                        hist = histogram(session.con, name, row[0], row[1], row[4])
-                    except Exception:  # an odd type or value: the top values still say something
-                        hist = []
-                    profile.append({"column": row[0], "type": row[1], "summary": row, "top": top, "hist": hist})
-                data["profile"] = profile
-            finally:
-                session.close()
-            data["versions"] = engine.history(self.table) if self.table.count(".") == 1 else []
-            models = discover(self.workspace)
-            graph = plan(self.workspace, models, set())
-            data["upstream"] = sorted(graph.upstream(self.table)) if self.table in models else []
-            model = models.get(self.table)
-            data["reads"] = list(model.depends_on) if model else []
-            data["downstream"] = sorted(
-                {n for n in graph.downstream(self.table)}
-                | {m for m, mm in models.items() if self.table in mm.depends_on}
+            profile = engine.profile(self.table)
+            data.update(
+                preview=profile.preview,
+                total=profile.total,
+                schema=profile.schema,
+                profile=[vars(c) for c in profile.columns],
             )
+            data["versions"] = engine.history(self.table) if self.table.count(".") == 1 else []
+            lineage = engine.lineage(self.table)
+            data.update(upstream=lineage.upstream, reads=lineage.reads, downstream=lineage.downstream)
         except Exception as exc:
             data["error"] = first_line(exc)
         finally:
