@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from rat_tui.engine import BuildState
 from rat_tui.engine import events as ev
 
 
@@ -60,11 +61,11 @@ def _model_finished(e: ev.ModelFinished) -> str | None:
         lines = [f"built {e.model}: {rows} ({e.seconds:.2f}s{how})"]
         lines += [f"warning {e.model}: {w}" for w in e.warnings]
         return "\n".join(lines)
-    if e.status == "check_failed":
+    if e.status == BuildState.CHECK_FAILED:
         return f"FAILED {e.model}: {e.error}; nothing published, readers keep the last good version"
     if e.status == "failed":
         return f"FAILED {e.model}: {e.error}"
-    if e.status == "skipped":
+    if e.status == BuildState.SKIPPED:
         return f"skipped {e.model}: {e.error}"
     return None
 

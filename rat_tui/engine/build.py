@@ -33,6 +33,7 @@ from rat_tui.engine.events import BuildPlanned, ModelFinished, ModelStarted, Pro
 from rat_tui.engine.models import Graph, Model
 from rat_tui.engine.planning import Plan
 from rat_tui.engine.query import qualified, strip_sql
+from rat_tui.engine.states import BuildState
 
 if TYPE_CHECKING:
     pass
@@ -110,14 +111,14 @@ class Builder(IncrementalBuilder):
                     why = f"upstream {bad_up} failed"
                 blocked[name] = why
                 result.skipped[name] = why
-                self.state.record_model_run(run_id, name, started, "skipped", error=why)
-                self.bus.emit(ModelFinished(name, "skipped", error=why))
+                self.state.record_model_run(run_id, name, started, BuildState.SKIPPED, error=why)
+                self.bus.emit(ModelFinished(name, BuildState.SKIPPED, error=why))
                 continue
             inputs = self.input_versions(model, graph)
             plan = self.planner.plan(model, fingerprints[name], inputs, states.get(name), force)
             if plan.action == "skip":
                 result.up_to_date.append(name)
-                self.bus.emit(ModelFinished(name, "up_to_date"))
+                self.bus.emit(ModelFinished(name, BuildState.UP_TO_DATE))
                 continue
             self.bus.emit(Progress("build", done - 1, total, name))
             self.bus.emit(ModelStarted(name))
@@ -129,7 +130,9 @@ class Builder(IncrementalBuilder):
                 self.state.record_checks(run_id, name, exc.results)
                 took = time.perf_counter() - t0
                 attempt = (fingerprints[name], inputs)
-                self._fail(result, run_id, name, started, str(exc), took, status="check_failed", attempt=attempt)
+                self._fail(
+                    result, run_id, name, started, str(exc), took, status=BuildState.CHECK_FAILED, attempt=attempt
+                )
                 continue
             except Exception as exc:  # any failure is this model's, reported with its file
                 rel = model.path.relative_to(self.ws.root).as_posix()

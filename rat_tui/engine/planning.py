@@ -15,23 +15,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
+from rat_tui.engine.states import FAILING, BuildState
 
 if TYPE_CHECKING:
     from rat_tui.engine.models import Graph, Model
     from rat_tui.engine.state import State
     from rat_tui.engine.workspace import Workspace
 
-# States of a model as `rat status` shows them.
-OK, STALE, NEVER_BUILT, FAILED, CHECK_FAILED, SKIPPED, ERROR = (
-    "ok",
-    "stale",
-    "never built",
-    "failed",
-    "check_failed",
-    "skipped",
-    "error",
-)
-FAILING = (FAILED, CHECK_FAILED, ERROR)  # what makes `rat run` exit 1
+OK, STALE, NEVER_BUILT = BuildState.OK, BuildState.STALE, BuildState.NEVER_BUILT
+FAILED, CHECK_FAILED, SKIPPED, ERROR = BuildState.FAILED, BuildState.CHECK_FAILED, BuildState.SKIPPED, BuildState.ERROR
 
 
 @dataclass
@@ -47,7 +39,7 @@ class Plan:
 class Prediction:
     """What the next run does with a model, in the words `rat status` uses."""
 
-    state: str  # ok | stale | never built | failed | check_failed | skipped | error
+    state: BuildState
     detail: str  # "up to date, matches version 3", the error, why it is stale or skipped
 
 
@@ -175,7 +167,7 @@ class Planner:
         return out
 
 
-def _failed_words(state: str) -> str:
+def _failed_words(state: BuildState) -> str:
     return {CHECK_FAILED: "failed its checks", ERROR: "cannot be built"}.get(state, "failed")
 
 

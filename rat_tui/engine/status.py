@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
 from rat_tui.engine.state import seconds_between
+from rat_tui.engine.states import ATTENTION, BuildState
 
 if TYPE_CHECKING:
     from rat_tui.engine.state import State
     from rat_tui.engine.workspace import Workspace
-
-ATTENTION = ("failed", "check_failed", "error", "skipped")
 
 
 def layer_order(name: str) -> tuple[int, str]:
@@ -47,10 +46,10 @@ def workspace_status(ws: Workspace, state: State) -> dict[str, Any]:
         if model is not None:
             table_state, detail = predictions[name].state, predictions[name].detail
         elif layer != "bronze":
-            table_state = "no model"  # its model file was removed; the table stays until dropped
+            table_state = BuildState.NO_MODEL  # its model file was removed; the table stays until dropped
             detail = "its model file is gone; the table stays as it was"
         else:
-            table_state = "ok"
+            table_state = BuildState.OK
         entry: dict[str, Any] = {
             "name": name,
             "layer": layer,

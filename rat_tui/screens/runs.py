@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from rat_tui.engine import BuildState
 from rat_tui.engine.state import seconds_between
 from rat_tui.engine.workspace import Workspace
 
@@ -110,7 +111,7 @@ class RunsScreen(Screen[None]):
             )
         lines = []
         for m in detail["models"]:
-            if m["status"] in ("failed", "check_failed") and m.get("error"):
+            if m["status"] in (BuildState.FAILED, BuildState.CHECK_FAILED) and m.get("error"):
                 lines.append(f"{m['model']}: {m['error']}")
         for c in detail["checks"]:
             if c["status"] != "pass":

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from rat_tui.engine import BuildState
 from rat_tui.engine import events as ev
 from rat_tui.widgets.pipeline import PipelinePanel, RunProgress
 
@@ -20,8 +21,8 @@ def _run_started(screen: Screen, event: ev.RunStarted) -> None:
 
 def _model_finished(screen: Screen, event: ev.ModelFinished) -> None:
     screen.query_one(PipelinePanel).model_finished(event.model, event.status, event.seconds, event.rows)
-    if event.status in ("failed", "check_failed"):
-        what = "failed its checks: nothing published" if event.status == "check_failed" else "failed"
+    if event.status in (BuildState.FAILED, BuildState.CHECK_FAILED):
+        what = "failed its checks: nothing published" if event.status == BuildState.CHECK_FAILED else "failed"
         screen.notify(
             f"{event.error or ''}\n(e in the pipeline panel shows it)",
             title=f"{event.model} {what}",

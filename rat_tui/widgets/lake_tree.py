@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import Tree
 
 from rat_tui.actions import bindings
-from rat_tui.engine import LAYERS
+from rat_tui.engine import LAYERS, BuildState
 
 
 def age(built_at: str | None, now: float) -> str:
@@ -31,13 +31,13 @@ def age(built_at: str | None, now: float) -> str:
 
 
 STATE_ICONS = {
-    "ok": "✓",
-    "stale": "↻",
-    "failed": "✗",
-    "check_failed": "✗",
-    "skipped": "…",
-    "error": "✗",
-    "never built": "·",
+    BuildState.OK: "✓",
+    BuildState.STALE: "↻",
+    BuildState.FAILED: "✗",
+    BuildState.CHECK_FAILED: "✗",
+    BuildState.SKIPPED: "…",
+    BuildState.ERROR: "✗",
+    BuildState.NEVER_BUILT: "·",
 }
 
 

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar
 
 from rat_tui.actions import bindings
-from rat_tui.engine import MODEL_LAYERS
+from rat_tui.engine import MODEL_LAYERS, BuildState
 
 SHOW_AFTER = 0.5  # seconds a run must last before its progress bar shows: quick runs do not flicker
 
@@ -193,7 +193,7 @@ class PipelinePanel(DataTable[str]):
 
     def model_finished(self, model: str, status: str, seconds: float, rows: int | None) -> None:
         self._started.pop(model, None)
-        if status == "up_to_date":
+        if status == BuildState.UP_TO_DATE:
             if self.state_of(model) == "queued":
                 self._set(model, "ok")
             return
