@@ -262,7 +262,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     if args.json:
-        json.dump(status, sys.stdout, indent=2, default=str)
+        json.dump(status.to_json(), sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
         render_status(status, sys.stdout)

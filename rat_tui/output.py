@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # the engine is imported only when used: `rat --version` and `--help` stay quick
     from rat_tui.engine.results import Result
+    from rat_tui.engine.status import TableStatus, WorkspaceStatus
 
 MAX_CELL = 40
 MAX_ROWS = 40  # rows `rat query` prints by default, like DuckDB's box renderer; the rest are counted
@@ -218,32 +219,30 @@ def _when(text: str | None) -> str:
     return (text or "")[:19].replace("T", " ")
 
 
-def render_status(status: dict[str, Any], out: TextIO) -> None:
+def render_status(status: WorkspaceStatus, out: TextIO) -> None:
     """`rat status` as text: the tables, then what needs a reader's eyes."""
     from rat_tui.engine.ingest.schema import SchemaChange
+    from rat_tui.engine.states import BuildState
 
-    def last(t: dict[str, Any]) -> str:
-        run = t.get("last_run")
+    def last(t: TableStatus) -> str:
+        run = t.last_run
         if not run:
             return ""
-        took = f" in {run['seconds']:.2f}s" if run.get("seconds") is not None else ""
-        return f"{run['status']}{took}" + (f" ({run['mode']})" if run.get("mode") == "incremental" else "")
+        took = f" in {run.seconds:.2f}s" if run.seconds is not None else ""
+        return f"{run.status}{took}" + (f" ({run.mode})" if run.mode == "incremental" else "")
 
-    rows = [
-        (t["name"], t["kind"], t["rows"], t["version"], _when(t["built_at"]), t["state"], last(t))
-        for t in status["tables"]
-    ]
-    out.write(f"workspace {status['workspace']} ({status['root']})\n\n")
+    rows = [(t.name, t.kind, t.rows, t.version, _when(t.built_at), t.state, last(t)) for t in status.tables]
+    out.write(f"workspace {status.workspace} ({status.root})\n\n")
     render_table(("table", "kind", "rows", "version", "built", "state", "last build"), rows, out)
-    notes = [t for t in status["tables"] if t["state"] not in ("ok", "no model") and t.get("detail")]
+    notes = [t for t in status.tables if t.state not in (BuildState.OK, BuildState.NO_MODEL) and t.detail]
     for t in notes:
-        out.write(f"\n{t['name']}: {t['detail']}")
-    warnings = [w for t in status["tables"] for w in t.get("warnings", [])]
+        out.write(f"\n{t.name}: {t.detail}")
+    warnings = [w for t in status.tables for w in t.warnings or []]
     for w in warnings:
         out.write(f"\nwarning: {w}")
     if notes or warnings:
         out.write("\n")
-    quarantine = status.get("quarantine", [])
+    quarantine = status.quarantine
     if quarantine:
         n = len(quarantine)
         out.write(
@@ -251,16 +250,16 @@ def render_status(status: dict[str, Any], out: TextIO) -> None:
             "again into landing/, then delete it there)\n"
         )
         for q in quarantine[:10]:
-            out.write(f"  landing/{q['path']} ({_when(q['at'])}): {q['reason']}\n")
+            out.write(f"  landing/{q.path} ({_when(q.at)}): {q.reason}\n")
         if n > 10:
             out.write(f"  and {n - 10} more (rat status --json lists them all)\n")
-    changes = status.get("schema_changes", [])
+    changes = status.schema_changes
     if changes:
         out.write("\nrecent schema changes:\n")
         for c in changes[:5]:
-            change = SchemaChange(c["column"], c["change"], c["old_type"], c["new_type"], c["file"], c["example"])
-            out.write(f"  {_when(c['at'])}  {change.describe(c['table'])} (version {c['version']})\n")
-    for source in status.get("sources", []):
+            change = SchemaChange(c.column, c.change, c.old_type, c.new_type, c.file, c.example)
+            out.write(f"  {_when(c.at)}  {change.describe(c.table)} (version {c.version})\n")
+    for source in status.sources:
         pull = source["last_pull"]
         if pull is None:
             told = "never pulled"
@@ -270,10 +269,10 @@ def render_status(status: dict[str, Any], out: TextIO) -> None:
             records = f"{pull['records']:,} record{'s' if pull['records'] != 1 else ''}"
             told = f"{records} at {_when(pull['started_at'])}"
         out.write(f"\nsource {source['name']} -> {source['table']} (every {source['every']}): {told}")
-    if status.get("sources"):
+    if status.sources:
         out.write("\n")
-    if status["runs"]:
-        run = status["runs"][0]
+    if status.runs:
+        run = status.runs[0]
         out.write(
             f"\nlast run {run['run_id']}: {run['status']}, {run['files_ingested'] or 0} files ingested, "
             f"{run['files_quarantined'] or 0} quarantined, {run['models_built'] or 0} models built, "

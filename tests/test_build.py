@@ -85,7 +85,7 @@ def test_a_broken_model_keeps_its_last_version_and_skips_downstream_only(ws: Pat
     e = engine()
     assert query(e, "select count(*) from silver.orders") == [(3,)]  # last good version
     assert query(e, "select count(*) from bronze.orders") == [(4,)]
-    status = {t["name"]: t for t in e.status()["tables"]}
+    status = {t["name"]: t for t in e.status().to_json()["tables"]}
     assert status["silver.orders"]["state"] == "failed" and "no_such_column" in status["silver.orders"]["error"]
     assert status["gold.count"]["state"] == "skipped"
 

@@ -102,7 +102,7 @@ def test_downstream_of_a_failed_check_is_skipped_and_other_models_build(ws: Path
     report = engine().run()
     assert report.skipped == {"gold.totals": "upstream silver.orders failed its checks"}
     assert "gold.totals" not in report.failed
-    status = {t["name"]: t["state"] for t in engine().status()["tables"]}
+    status = {t.name: t.state for t in engine().status().tables}
     assert status["silver.orders"] == "check_failed" and status["gold.totals"] == "skipped"
 
 

@@ -124,8 +124,7 @@ def test_pull_lands_one_ndjson_file_that_ingests_into_bronze_with_lineage(
         None,
     )
     assert row["run_id"] == report.run_id
-    status = e.status()
-    [source] = status["sources"]
+    [source] = e.status().sources
     assert source["last_pull"]["records"] == 5 and source["url"] == f"{api.base}/orders"
 
     # The same answer pulled again lands a file with the same bytes: the ledger skips it.
@@ -285,7 +284,7 @@ def test_an_empty_pull_writes_nothing(ws: Path, api: FakeApi, engine: Callable[[
         ("nulls", "empty", 0, None),
     ]
     assert [(ev.records, ev.file) for ev in seen.of(SourcePulled)] == [(0, None), (0, None)]
-    assert "bronze.none" not in {t["name"] for t in e.status()["tables"]}
+    assert "bronze.none" not in {t.name for t in e.status().tables}
 
 
 def test_a_failing_source_fails_the_run_but_stops_nothing_else(

@@ -41,7 +41,7 @@ def model_a(root: Path, sql: str, checks: str) -> None:
 def states(root: Path) -> dict[str, str]:
     e = Engine.open(root)
     try:
-        return {t["name"]: t["state"] for t in e.status()["tables"] if t["layer"] != "bronze"}
+        return {t.name: t.state for t in e.status().tables if t.layer != "bronze"}
     finally:
         e.close()
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rat_tui.engine.handover import Outcome
     from rat_tui.engine.profile import Lineage, TableProfile
     from rat_tui.engine.query import Session
+    from rat_tui.engine.status import WorkspaceStatus
     from rat_tui.engine.versions import Diff
 
 
@@ -191,7 +192,7 @@ class Engine:
     def _bronze_tables(self) -> set[str]:
         return {t for t in lake.list_tables(self.ws) if t.startswith("bronze.")}
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> WorkspaceStatus:
         """Every table and model: layer, rows, version, last build, and its state as the next run
         sees it (ok, stale, failed, ...); the last runs, sources, recent schema changes and the
         files waiting in quarantine."""

@@ -8,6 +8,7 @@ rat does not read.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
@@ -19,12 +20,97 @@ if TYPE_CHECKING:
     from rat_tui.engine.workspace import Workspace
 
 
+@dataclass
+class LastRun:
+    """A model's last build."""
+
+    run: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    seconds: float | None
+    rows: int | None
+    rows_in: int | None
+    mode: str | None
+
+
+@dataclass
+class TableStatus:
+    """One table (or model) as the next run sees it."""
+
+    name: str
+    layer: str
+    kind: str  # bronze | table | view | incremental
+    rows: int | None
+    version: int | None
+    built_at: str | None
+    state: BuildState
+    detail: str | None  # "up to date, matches version 3", why it is stale, the error
+    columns: list[list[str]]  # [name, type]
+    model: str | None = None  # its model file, relative to the workspace
+    depends_on: list[str] | None = None
+    warnings: list[str] | None = None  # model settings rat does not read
+    last_run: LastRun | None = None
+    error: str | None = None  # the detail, when the state needs attention
+
+
+@dataclass
+class SchemaChangeSeen:
+    table: str
+    version: int
+    at: str
+    column: str
+    change: str  # added | widened | nested
+    old_type: str | None
+    new_type: str
+    file: str
+    example: str | None
+
+
+@dataclass
+class QuarantinedFile:
+    path: str
+    table: str
+    reason: str
+    run: str
+    at: str
+    moved_to: str
+
+
+@dataclass
+class WorkspaceStatus:
+    """`rat status`: every table, the last runs, the sources, what changed and what waits in quarantine."""
+
+    workspace: str
+    root: str
+    tables: list[TableStatus]
+    runs: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    schema_changes: list[SchemaChangeSeen] = field(default_factory=list)
+    quarantine: list[QuarantinedFile] = field(default_factory=list)
+
+    def table(self, name: str) -> TableStatus | None:
+        return next((t for t in self.tables if t.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """`rat status --json`: a table's optional keys appear only when they hold something."""
+        out = asdict(self)
+        for t in out["tables"]:
+            for key in _OPTIONAL:
+                if t[key] is None:
+                    del t[key]
+        return out
+
+
+_OPTIONAL = ("model", "depends_on", "warnings", "last_run", "error")
+
+
 def layer_order(name: str) -> tuple[int, str]:
     layer = name.split(".", 1)[0]
     return ({"bronze": 0, "silver": 1, "gold": 2}.get(layer, 3), name)
 
 
-def workspace_status(ws: Workspace, state: State) -> dict[str, Any]:
+def workspace_status(ws: Workspace, state: State) -> WorkspaceStatus:
     from rat_tui.engine.ingest.quarantine import quarantined_files
     from rat_tui.engine.models import discover, plan
     from rat_tui.engine.planning import Planner
@@ -36,7 +122,7 @@ def workspace_status(ws: Workspace, state: State) -> dict[str, Any]:
     waiting = waiting_tables(ws, state)
     graph = plan(ws, models, {n for n in names if n.startswith("bronze.")} | set(waiting))
     predictions = Planner(ws, state).predict(graph, waiting)
-    tables: list[dict[str, Any]] = []
+    tables: list[TableStatus] = []
     for name in sorted(set(names) | set(models), key=layer_order):
         info = lake.table_info(name, ws.table_path(name)) if name in names else None
         run = last.get(name)
@@ -50,61 +136,59 @@ def workspace_status(ws: Workspace, state: State) -> dict[str, Any]:
             detail = "its model file is gone; the table stays as it was"
         else:
             table_state = BuildState.OK
-        entry: dict[str, Any] = {
-            "name": name,
-            "layer": layer,
-            "kind": model.materialized if model is not None else ("bronze" if layer == "bronze" else "table"),
-            "rows": info.rows if info else None,
-            "version": info.version if info else None,
-            "built_at": (model_states.get(name) or {}).get("built_at") or (info.updated_at if info else None),
-            "state": table_state,
-            "detail": detail,
-            "columns": [list(c) for c in info.columns] if info else [],
-        }
+        entry = TableStatus(
+            name=name,
+            layer=layer,
+            kind=model.materialized if model is not None else ("bronze" if layer == "bronze" else "table"),
+            rows=info.rows if info else None,
+            version=info.version if info else None,
+            built_at=(model_states.get(name) or {}).get("built_at") or (info.updated_at if info else None),
+            state=table_state,
+            detail=detail,
+            columns=[list(c) for c in info.columns] if info else [],
+        )
         if model is not None:
-            entry["model"] = model.path.relative_to(ws.root).as_posix()
-            entry["depends_on"] = list(model.depends_on)
-            if model.warnings:
-                entry["warnings"] = list(model.warnings)
+            entry.model = model.path.relative_to(ws.root).as_posix()
+            entry.depends_on = list(model.depends_on)
+            entry.warnings = list(model.warnings) or None
         if run is not None:
-            entry["last_run"] = {
-                "run": run["run_id"],
-                "status": run["status"],
-                "started_at": run["started_at"],
-                "finished_at": run["finished_at"],
-                "seconds": seconds_between(run["started_at"], run["finished_at"]),
-                "rows": run["rows_out"],
-                "rows_in": run["rows_in"],
-                "mode": run["mode"],
-            }
+            entry.last_run = LastRun(
+                run=run["run_id"],
+                status=run["status"],
+                started_at=run["started_at"],
+                finished_at=run["finished_at"],
+                seconds=seconds_between(run["started_at"], run["finished_at"]),
+                rows=run["rows_out"],
+                rows_in=run["rows_in"],
+                mode=run["mode"],
+            )
         if table_state in ATTENTION and detail:
-            entry["error"] = detail
+            entry.error = detail
         tables.append(entry)
-    return {
-        "workspace": ws.settings.name,
-        "root": str(ws.root),
-        "tables": tables,
-        "runs": state.recent_runs(10),
-        "sources": sources_status(ws, state),
-        "schema_changes": [
-            {
-                "table": c["table_name"],
-                "version": c["version"],
-                "at": c["at"],
-                "column": c["column_name"],
-                "change": c["change"],
-                "old_type": c["old_type"],
-                "new_type": c["new_type"],
-                "file": c["file"],
-                "example": c["example"],
-            }
+    return WorkspaceStatus(
+        workspace=ws.settings.name,
+        root=str(ws.root),
+        tables=tables,
+        runs=state.recent_runs(10),
+        sources=sources_status(ws, state),
+        schema_changes=[
+            SchemaChangeSeen(
+                c["table_name"],
+                c["version"],
+                c["at"],
+                c["column_name"],
+                c["change"],
+                c["old_type"],
+                c["new_type"],
+                c["file"],
+                c["example"],
+            )
             for c in state.schema_changes(20)
         ],
-        "quarantine": [
-            {"path": q.path, "table": q.table, "reason": q.reason, "run": q.run_id, "at": q.at, "moved_to": q.moved_to}
-            for q in quarantined_files(ws, state)
+        quarantine=[
+            QuarantinedFile(q.path, q.table, q.reason, q.run_id, q.at, q.moved_to) for q in quarantined_files(ws, state)
         ],
-    }
+    )
 
 
 def waiting_tables(ws: Workspace, state: State) -> dict[str, int]:
@@ -148,16 +232,16 @@ def sources_status(ws: Workspace, state: State) -> list[dict[str, Any]]:
     return out
 
 
-def problems(status: dict[str, Any]) -> list[str]:
+def problems(status: WorkspaceStatus) -> list[str]:
     """What needs someone's attention, one line each (empty when all is well)."""
     out = []
-    for t in status["tables"]:
-        if t["state"] in ATTENTION:
-            out.append(f"{t['name']} {t['state'].replace('_', ' ')}: {t.get('detail') or ''}".rstrip(": "))
-        out += list(t.get("warnings", []))
-    for q in status.get("quarantine", []):
-        out.append(f"landing/{q['path']} is in quarantine ({q['moved_to']}): {q['reason']}")
-    for s in status.get("sources", []):
+    for t in status.tables:
+        if t.state in ATTENTION:
+            out.append(f"{t.name} {t.state.replace('_', ' ')}: {t.detail or ''}".rstrip(": "))
+        out += t.warnings or []
+    for q in status.quarantine:
+        out.append(f"landing/{q.path} is in quarantine ({q.moved_to}): {q.reason}")
+    for s in status.sources:
         pull = s.get("last_pull")
         if pull is not None and pull["status"] == "failed":
             out.append(f"source {s['name']} failed its last pull: {pull['error']}")

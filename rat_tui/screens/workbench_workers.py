@@ -51,8 +51,9 @@ class WorkbenchWorkers(Screen[None]):
         finally:
             engine.close()
         self._lake_signature = signature
-        columns = {t["name"]: [tuple(c) for c in t["columns"]] for t in status["tables"]}
-        self.post_message(LakeLoaded(status["tables"], columns))
+        columns = {t.name: [(c[0], c[1]) for c in t.columns] for t in status.tables}
+        # The widgets take the tables as `rat status --json` gives them (plain values, any thread).
+        self.post_message(LakeLoaded(status.to_json()["tables"], columns))
 
     @work(thread=True, group="catalog", exit_on_error=False)
     def load_catalog(self) -> None:
