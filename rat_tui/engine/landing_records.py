@@ -76,3 +76,25 @@ class LandingRecords:
         """The newest schema changes, newest first."""
         rows = self.db.execute("SELECT * FROM schema_changes ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [dict(r) for r in rows]
+
+    def quarantined_rows(self) -> list[tuple[str, str, str, str, str]]:
+        """(path, table, reason, run_id, at) of every file the ledger holds as quarantined, newest first."""
+        return self.db.execute(
+            "SELECT path, table_name, reason, run_id, at FROM ingested_files WHERE status = 'quarantined' "
+            "ORDER BY at DESC, path"
+        ).fetchall()
+
+    def pending_batches(self) -> list[tuple[str, str]]:
+        """(table, batch_id) of the ingests a crash left pending."""
+        return self.db.execute(
+            "SELECT DISTINCT table_name, batch_id FROM ingested_files WHERE status = 'pending'"
+        ).fetchall()
+
+    def settle_batch(self, batch_id: str, committed: bool) -> None:
+        """A pending batch's files: ingested when its commit landed, else forgotten (they are ingested again)."""
+        if committed:
+            self.db.execute(
+                "UPDATE ingested_files SET status = 'ingested' WHERE batch_id = ? AND status = 'pending'", (batch_id,)
+            )
+        else:
+            self.db.execute("DELETE FROM ingested_files WHERE batch_id = ? AND status = 'pending'", (batch_id,))

@@ -116,22 +116,11 @@ class Ingestor:
 
     def recover(self) -> None:
         """Settle ledger rows left pending by a crash: ingested if their commit landed, else forgotten."""
-        rows = self.state.db.execute(
-            "SELECT DISTINCT table_name, batch_id FROM ingested_files WHERE status = 'pending'"
-        ).fetchall()
-        for table, batch_id in rows:
+        for table, batch_id in self.state.pending_batches():
             committed = any(
                 h["operation"] == f"ingest {batch_id}" for h in lake.history(self.ws.table_path(table), limit=50)
             )
-            if committed:
-                self.state.db.execute(
-                    "UPDATE ingested_files SET status = 'ingested' WHERE batch_id = ? AND status = 'pending'",
-                    (batch_id,),
-                )
-            else:
-                self.state.db.execute(
-                    "DELETE FROM ingested_files WHERE batch_id = ? AND status = 'pending'", (batch_id,)
-                )
+            self.state.settle_batch(batch_id, committed)
 
     def run(self, run_id: str, only: set[str] | None = None) -> IngestResult:
         self.recover()
@@ -299,9 +288,7 @@ class Ingestor:
             # On a full disk or a locked state database this delete fails too: then the next run's
             # recover() forgets the pending rows (their batch is in no commit). The first error stands.
             with contextlib.suppress(Exception):
-                self.state.db.execute(
-                    "DELETE FROM ingested_files WHERE batch_id = ? AND status = 'pending'", (batch_id,)
-                )
+                self.state.settle_batch(batch_id, committed=False)
             if isinstance(exc, SinkFailed):
                 raise
             error = self._storage_error(table, exc)

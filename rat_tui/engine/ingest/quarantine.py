@@ -58,10 +58,7 @@ def quarantine(ws: Workspace, state: State, f: LandingFile, reason: str, run_id:
 def quarantined_files(ws: Workspace, state: State) -> list[QuarantinedFile]:
     """The files still in quarantine, newest first (from the ledger; those deleted from
     `.rat/quarantine/` since are no longer waiting for anyone)."""
-    rows = state.db.execute(
-        "SELECT path, table_name, reason, run_id, at FROM ingested_files WHERE status = 'quarantined' "
-        "ORDER BY at DESC, path"
-    ).fetchall()
+    rows = state.quarantined_rows()
     out: list[QuarantinedFile] = []
     for path, table, reason, run_id, at in rows:
         dest = ws.quarantine / (run_id or "") / path
