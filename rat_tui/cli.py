@@ -222,7 +222,9 @@ def cmd_query(args: argparse.Namespace) -> int:
         if fmt == "table":
             result = stream(session, args.sql)
             if result is None:
-                return EXIT_OK
+                from rat_tui.engine.errors import RatError
+
+                raise RatError('no statement to run: the SQL is empty or only comments; try "select 42"')
             if not args.output:
                 render_result(result, sys.stdout, max_rows)
                 sys.stdout.flush()

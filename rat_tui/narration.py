@@ -37,8 +37,8 @@ def _run_finished(e: ev.RunFinished) -> str | None:
     if e.status == "noop":
         return None
     return (
-        f"run {e.run_id} {e.status}: {e.files_ingested} files ingested, {e.models_built} models "
-        f"built, {e.models_failed} failed ({e.seconds:.2f}s)"
+        f"run {e.run_id} {e.status}: {e.files_ingested} file{_s(e.files_ingested)} ingested, "
+        f"{e.models_built} model{_s(e.models_built)} built, {e.models_failed} failed ({e.seconds:.2f}s)"
     )
 
 

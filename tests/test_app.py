@@ -225,6 +225,53 @@ async def test_export_writes_the_whole_result_past_the_fetch_limit(demo: Path) -
         await wait_for(pilot, written)
 
 
+async def test_escape_and_closing_cancel_an_export_and_a_cancelled_query_is_not_exported(demo: Path) -> None:
+    # Found by a review: ctrl+e re-ran a query the user had cancelled, escape could not stop the
+    # export, a partial file stayed, and ctrl+q hung until the process was killed.
+    from textual.widgets import Input
+
+    from rat_tui.screens.export import PathScreen
+
+    slow = "select md5(range::varchar) as m from range(3000000000)"  # minutes to write whole
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor, results = app.query_one(SqlEditor), app.query_one(ResultsView)
+        editor.text = "select sum(hash(range)) from range(100000000000)"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: app.workbench.query_running)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "cancelled" in str(results.title.render()))
+        await pilot.press("ctrl+e")  # nothing shown yet: nothing to export
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, PathScreen)
+        editor.text = slow
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: results.rows > 0)
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathScreen))
+        app.screen.query_one(Input).value = "out/slow.csv"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any(e.running for e in app.workbench.exports))
+        started = time.monotonic()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not any(e.running for e in app.workbench.exports), timeout=10)
+        assert time.monotonic() - started < 5
+        await pilot.pause(0.3)
+        assert not (demo / "out" / "slow.csv").exists()  # no partial file
+        assert any("export failed" in n.message and "cancelled" in n.message for n in app._notifications)
+        # Closing the workbench while an export runs cancels it instead of hanging.
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathScreen))
+        app.screen.query_one(Input).value = "out/slow2.csv"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any(e.running for e in app.workbench.exports))
+        running = [e for e in app.workbench.exports if e.running]
+    deadline = time.monotonic() + 10
+    while not all(e.finished for e in running) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(e.finished for e in running) and not (demo / "out" / "slow2.csv").exists()
+
+
 async def test_a_10m_row_result_shows_its_first_rows_and_counts_the_rest(demo: Path) -> None:
     app = RatApp(demo, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:

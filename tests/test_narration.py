@@ -50,3 +50,6 @@ def test_some_lines_as_the_command_line_prints_them() -> None:
     line = describe_event(ev.ModelFinished("silver.orders", "ok", rows=1200, version=3, seconds=0.5))
     assert line == "built silver.orders: 1,200 rows, version 3 (0.50s)"
     assert describe_event(ev.RunFinished("r1", "noop", 0, 0, 0, 0, 0, 0.1)) is None
+    # rat watch said "1 files ingested" where rat run says "1 file ingested" (found by a review).
+    one = describe_event(ev.RunFinished("r1", "ok", 1, 0, 1, 0, 0, 0.25))
+    assert one == "run r1 ok: 1 file ingested, 1 model built, 0 failed (0.25s)"

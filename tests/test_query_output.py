@@ -266,3 +266,10 @@ def test_binary_never_goes_to_a_terminal(big: Path, tmp_path: Path) -> None:
     assert piped.returncode == 0 and pl.read_parquet(io.BytesIO(piped.stdout))["id"].to_list() == [0, 1, 2]
     code, seen, err = run_at_a_terminal("query", "-w", str(big), sql)
     assert code == 0 and err == "" and seen.splitlines()[2].strip() == "0"
+
+
+def test_an_empty_statement_is_an_error_not_silence(ws: Path) -> None:
+    # Found by a review: `rat query ""` and a query of only comments printed nothing and exited 0.
+    for sql in ("", "   ", "-- just a comment"):
+        proc = run_rat("query", "-w", str(ws), sql)
+        assert proc.returncode == 1 and "no statement to run" in proc.stderr and "Traceback" not in proc.stderr

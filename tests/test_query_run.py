@@ -90,3 +90,34 @@ def test_errors_are_one_line_and_nothing_is_raised(engine: Callable[[], Engine])
     assert not firsts and outcome.error and "Conversion" in outcome.error
     _, outcome = collect(QueryRun("-- only a comment", limit=10), engine())
     assert outcome.error == "the statement returned no rows"
+
+
+def test_an_export_cancelled_while_it_writes_stops_and_leaves_no_file(engine: Callable[[], Engine], tmp_path) -> None:
+    from rat_tui.engine.errors import QueryError
+    from rat_tui.engine.results import ExportRun
+
+    target = tmp_path / "big.csv"
+    run = ExportRun("select md5(range::varchar) as m from range(3000000000)", "csv", target)
+    e = engine()
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            run.run(e.query_session)
+        except QueryError as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not run.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)
+    started = time.monotonic()
+    run.cancel()
+    worker.join(10)
+    # Before the fix the interrupted COPY fell back to running the query again into memory.
+    assert not worker.is_alive() and time.monotonic() - started < 5
+    assert failed and CANCELLED in str(failed[0]) and not target.exists() and run.finished
+    done = ExportRun("select 42 as x", "csv", tmp_path / "small.csv")
+    assert done.run(e.query_session) == 1 and (tmp_path / "small.csv").read_text() == "x\n42\n"

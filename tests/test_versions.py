@@ -79,6 +79,18 @@ def test_rollback_and_diff_errors_are_one_line(shop: Path) -> None:
         assert proc.returncode == 1 and "Traceback" not in proc.stderr and needle in proc.stderr, proc.stderr
 
 
+def test_a_rollback_to_the_current_version_or_a_missing_one_is_refused_and_no_failed_run(shop: Path) -> None:
+    # Found by a review: rolling back to the version a table is at gave "internal error: DeltaError",
+    # and every refused rollback was recorded as a failed run.
+    runs_before = json.loads(ok("status", "-w", str(shop), "--json"))["runs"]
+    for version, needle in (("1", "is already at version 1: nothing to roll back"), ("9", "has no version 9")):
+        proc = run_rat("rollback", "-w", str(shop), "silver.orders", version)
+        assert proc.returncode == 1 and needle in proc.stderr, proc.stderr
+        assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    runs_after = json.loads(ok("status", "-w", str(shop), "--json"))["runs"]
+    assert [r["run_id"] for r in runs_after] == [r["run_id"] for r in runs_before]
+
+
 def test_vacuum_keeps_the_current_version(shop: Path) -> None:
     table = shop / "lake" / "silver" / "orders"
     before = len(list(table.glob("*.parquet")))

@@ -287,11 +287,12 @@ class Engine:
         A model's next build after a rollback is a full one: its incremental bookkeeping no longer
         matches the table.
         """
-        from rat_tui.engine.versions import rollback
+        from rat_tui.engine.versions import check_rollback, rollback
 
         table = self.resolve_table(table)
         path = self.ws.table_path(table)
         with self._writing("rollback"):
+            check_rollback(path, table, version)  # a wrong version is the asker's mistake, not a failed run
             run_id = new_run_id()
             self.state.start_run(run_id, f"rollback {table} {version}")
             try:

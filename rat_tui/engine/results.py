@@ -112,8 +112,11 @@ def export(session: Session, sql: str, fmt: str, out: Path) -> int:
     try:
         row = first_row(session.con.execute(f"COPY ({strip_sql(sql)}) TO {target} ({options})"))
         return int(row[0]) if row else 0
-    except Exception:  # not a plain query: run it, then write its result
-        pass
+    except Exception as exc:  # not a plain query: run it, then write its result
+        import duckdb
+
+        if isinstance(exc, duckdb.InterruptException):  # cancelled: never run it again the slow way
+            raise QueryError(CANCELLED) from None
     rel = session.sql(sql)
     if rel is None:
         raise QueryError("the statement returns no rows to write; use a SELECT")
@@ -156,14 +159,11 @@ class QueryOutcome:
         return self.total if self.total is not None else self.shown
 
 
-class QueryRun:
-    """One query: the first `limit` rows handed over as soon as DuckDB yields them, then the rest
-    counted without being kept. `cancel()` may be called from any thread, before or during `run`;
-    a cancelled query ends with the error CANCELLED (the rows already handed over stay)."""
+class Cancellable:
+    """Work on a query session that `cancel()` stops from any thread (DuckDB's interrupt), before
+    or while it runs."""
 
-    def __init__(self, sql: str, limit: int) -> None:
-        self.sql = sql
-        self.limit = max(1, limit)
+    def __init__(self) -> None:
         self._cancelled = threading.Event()
         self._finished = threading.Event()
         self._lock = threading.Lock()
@@ -193,6 +193,54 @@ class QueryRun:
                 session.con.interrupt()
             except Exception:
                 pass  # the session closed meanwhile
+
+    def _attach(self, session: Session | None) -> None:
+        with self._lock:
+            self._session = session
+
+
+class ExportRun(Cancellable):
+    """A whole result written to a file by DuckDB's COPY (the workbench's ctrl+e). A cancelled or
+    failed export leaves no partial file behind."""
+
+    def __init__(self, sql: str, fmt: str, target: Path) -> None:
+        super().__init__()
+        self.sql, self.fmt, self.target = sql, fmt, target
+
+    def run(self, open_session: Callable[[], Session]) -> int:
+        """The rows written; QueryError (CANCELLED when cancelled) when nothing was."""
+        existed = self.target.exists()
+        try:
+            if self.cancelled:
+                raise QueryError(CANCELLED)
+            session = open_session()
+            self._attach(session)
+            try:
+                if self.cancelled:
+                    raise QueryError(CANCELLED)
+                return export(session, self.sql, self.fmt, self.target)
+            finally:
+                self._attach(None)
+                session.close()
+        except BaseException as exc:
+            if not existed:
+                self.target.unlink(missing_ok=True)
+            if self.cancelled:
+                raise QueryError(CANCELLED) from exc
+            raise
+        finally:
+            self._finished.set()
+
+
+class QueryRun(Cancellable):
+    """One query: the first `limit` rows handed over as soon as DuckDB yields them, then the rest
+    counted without being kept. `cancel()` may be called from any thread, before or during `run`;
+    a cancelled query ends with the error CANCELLED (the rows already handed over stay)."""
+
+    def __init__(self, sql: str, limit: int) -> None:
+        super().__init__()
+        self.sql = sql
+        self.limit = max(1, limit)
 
     def run(self, open_session: Callable[[], Session], on_first: Callable[[FirstRows], None]) -> QueryOutcome:
         """Open a session, run, close it. `on_first` gets the first rows and may block (the

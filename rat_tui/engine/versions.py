@@ -136,12 +136,22 @@ def diff(
     return result
 
 
+def check_rollback(path: Path, table: str, version: int) -> list[str]:
+    """The files of `version` if the table can be rolled back to it; else RatError saying why (no
+    such version, the current one, its files vacuumed). Asked before a rollback starts its run."""
+    _check_version(path, table, version)
+    if version == lake.latest_version(path):
+        raise RatError(
+            f"{table} is already at version {version}: nothing to roll back; `rat history {table}` lists them"
+        )
+    return _files(path, table, version)
+
+
 def rollback(path: Path, table: str, version: int, run_id: str) -> int:
     """Publish `version` again as a new commit; return the new version."""
     from deltalake import CommitProperties, DeltaTable
 
-    _check_version(path, table, version)
-    files = _files(path, table, version)
+    files = check_rollback(path, table, version)
     rows = lake.staged_rows([Path(f.removeprefix("file://")) for f in files])
     meta = {"rat.run": run_id, "rat.operation": f"rollback to {version}", "rat.rows": str(rows)}
     DeltaTable(str(path)).restore(version, commit_properties=CommitProperties(custom_metadata=meta))

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from rat_tui.actions import bindings
-from rat_tui.engine.results import QueryRun
+from rat_tui.engine.results import ExportRun, QueryRun
 from rat_tui.messages import CatalogLoaded, EngineEvent, Exported, LakeLoaded, QueryCounted, QueryDone, QueryFailed
 from rat_tui.screens.workbench_actions import WorkbenchActions
 from rat_tui.ui_state import UiState
@@ -55,6 +55,7 @@ class WorkbenchScreen(WorkbenchActions):
         self._lake_signature: tuple | None = None
         self._was_wide = True
         self.last_sql: str | None = None
+        self.exports: list[ExportRun] = []  # started here; escape and closing cancel those still running
         self.completer = Completer()
 
     def compose(self) -> ComposeResult:
@@ -130,18 +131,21 @@ class WorkbenchScreen(WorkbenchActions):
 
     @on(SqlEditor.Run)
     def _run(self, message: SqlEditor.Run) -> None:
-        self.last_sql = message.sql
         self.save_buffers()
         self.query_one(ResultsView).message(f"running… (escape cancels)  {message.sql[:60]}")
-        self.action_cancel()  # a newer query supersedes one still running (or counting)
+        for earlier in self._queries:  # a newer query supersedes one still running (or counting)
+            earlier.cancel()
         run = QueryRun(message.sql, self.workspace.settings.fetch_limit)
         self._queries = [q for q in self._queries if not q.finished] + [run]
         self.run_query(run)
 
     def action_cancel(self) -> None:
-        """Interrupt every query still running or counting (DuckDB's interrupt())."""
+        """Interrupt every query still running or counting, and every export (DuckDB's interrupt())."""
         for run in self._queries:
             run.cancel()
+        for export in self.exports:
+            export.cancel()
+        self.exports = [e for e in self.exports if not e.finished]
 
     @on(QueryDone)
     def _done(self, message: QueryDone) -> None:
@@ -149,6 +153,7 @@ class WorkbenchScreen(WorkbenchActions):
             message.painted.set()
             return
         first = message.first
+        self.last_sql = message.run.sql  # a query that failed or was cancelled is not exported
         self.query_one(ResultsView).show(first.table, first.seconds, first.total)
         self.call_after_refresh(message.painted.set)
 

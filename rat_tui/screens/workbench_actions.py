@@ -16,13 +16,15 @@ from rat_tui.widgets.results import ResultsView
 from rat_tui.widgets.sql_editor import SqlEditor
 
 if TYPE_CHECKING:
+    from rat_tui.engine.results import ExportRun
     from rat_tui.widgets.completion import Completer
 
 
 class WorkbenchActions(WorkbenchWorkers):
     """The workbench screen's actions (the screen subclasses this)."""
 
-    last_sql: str | None
+    last_sql: str | None  # the newest query that showed its rows: what ctrl+e exports
+    exports: list[ExportRun]
     completer: Completer
     _buffers_dirty: bool
 
@@ -105,7 +107,14 @@ class WorkbenchActions(WorkbenchWorkers):
 
         def chosen(path: str | None) -> None:
             if path:
-                self.export_result(sql, path)
+                from rat_tui.engine.results import ExportRun
+                from rat_tui.screens.export import FORMATS
+
+                target = self.workspace.root / path  # an absolute path stays as it is
+                run = ExportRun(sql, FORMATS[target.suffix.lower()], target)
+                self.exports.append(run)
+                self.notify(f"exporting to {target}… (escape cancels)", markup=False)
+                self.export_result(run)
 
         self.app.push_screen(ExportScreen(f"exports/result-{datetime.now():%Y%m%d-%H%M%S}.csv"), chosen)
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from rat_tui.engine import Engine
-    from rat_tui.engine.results import FirstRows, QueryRun
+    from rat_tui.engine.results import ExportRun, FirstRows, QueryRun
     from rat_tui.engine.workspace import Workspace
 
 
@@ -110,23 +110,15 @@ class WorkbenchWorkers(Screen[None]):
         self.notice_writer()
 
     @work(thread=True, group="export", exit_on_error=False)
-    def export_result(self, sql: str, path: str) -> None:
+    def export_result(self, run: ExportRun) -> None:
         """The whole result, streamed by DuckDB's COPY: the grid's fetch limit does not apply."""
-        from rat_tui.engine.results import export
-        from rat_tui.screens.export import FORMATS
-
-        target = self.workspace.root / path  # an absolute path stays as it is
         engine = self._engine()
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            session = engine.query_session()
-            try:
-                rows = export(session, sql, FORMATS[target.suffix.lower()], target)
-            finally:
-                session.close()
+            run.target.parent.mkdir(parents=True, exist_ok=True)
+            rows = run.run(engine.query_session)
         except Exception as exc:
             self.post_message(QueryFailed(None, f"export failed: {exc}"))
             return
         finally:
             engine.close()
-        self.post_message(Exported(str(target), rows))
+        self.post_message(Exported(str(run.target), rows))
