@@ -1,11 +1,11 @@
 """Concurrent readers: queries from another process see whole committed versions only, while a writer
 process rebuilds the models again and again.
 
-A writer process (rat's own `Engine`, as `rat run` drives it) makes 30 generations: each drops a
+A writer process (rat's own `Engine`, as `rat run` drives it) makes 20 generations: each drops a
 landing file whose rows all carry the generation's number (and whose row count is the generation's
 own), so `bronze.gens` grows by one file per generation, `silver.snap` is rebuilt to hold exactly
 the newest generation's rows (every fifth build a full refresh) and `gold.summary` one row about it.
-Meanwhile a reader process runs at least 600 queries through `Engine.query_session()`: a fresh
+Meanwhile a reader process runs at least 400 queries through `Engine.query_session()`: a fresh
 engine and session per query (what `rat query` does) or one long-lived session whose views are
 the queried table's view refreshed before each query (what the workbench does), and the test itself runs a few real
 `rat query` calls. Every answer must equal the content of exactly one committed Delta version of its
@@ -32,8 +32,8 @@ from rat_tui.engine import Engine
 from rat_tui.engine.workspace import init_workspace
 
 SOAK = os.environ.get("RAT_SOAK", "") not in ("", "0")
-REBUILDS = 300 if SOAK else 30
-QUERIES = 6000 if SOAK else 600
+REBUILDS = 300 if SOAK else 20
+QUERIES = 6000 if SOAK else 400
 CLI_QUERIES = 6
 
 TABLES = {"bronze.gens": "i", "silver.snap": "i", "gold.summary": "n"}  # table -> the column summed

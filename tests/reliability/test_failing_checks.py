@@ -15,7 +15,7 @@ model of the checks says what must be published: a table stays at the last versi
 (its Delta version and its rows), the models downstream of a failure are skipped, a warning
 publishes and is reported, and no staged Parquet file outlives the run.
 
-RAT_SOAK=1 runs 60 examples instead of 8.
+RAT_SOAK=1 runs 60 examples instead of 6.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def summary_of(rows: list[Row]) -> list[Row]:
 
 
 @settings(
-    max_examples=60 if SOAK else 8,
+    max_examples=60 if SOAK else 6,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -7,7 +7,7 @@ it cannot. Afterwards nothing is corrupt (every table reads whole; every landing
 exactly once), no request is lost (every request row ended done, none pending or running), and no
 process printed a traceback.
 
-RAT_SOAK=1 runs five times the trials.
+RAT_SOAK=1 runs ten times the trials of each order.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from rat_tui.engine import lake
 from rat_tui.engine.workspace import Workspace, init_workspace
 
 SOAK = os.environ.get("RAT_SOAK", "") not in ("", "0")
-TRIALS = 10 if SOAK else 2  # seeded trials per order
+TRIALS = 10 if SOAK else 1  # seeded trials per order
 ORDERS = ("run_first", "watch_first", "simultaneous")
 LAUNCHER = """
 import sys, time
