@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,9 +195,23 @@ class Cancellable:
             except Exception:
                 pass  # the session closed meanwhile
 
-    def _attach(self, session: Session | None) -> None:
+    @contextmanager
+    def _session_of(self, open_session: Callable[[], Session]) -> Iterator[Session]:
+        """A session this work can be interrupted on; InterruptedError when cancelled before it
+        started or while the session opened (the interrupt found no session then)."""
+        if self.cancelled:
+            raise InterruptedError
+        session = open_session()
         with self._lock:
             self._session = session
+        try:
+            if self.cancelled:
+                raise InterruptedError
+            yield session
+        finally:
+            with self._lock:
+                self._session = None
+            session.close()
 
 
 class ExportRun(Cancellable):
@@ -211,22 +226,13 @@ class ExportRun(Cancellable):
         """The rows written; QueryError (CANCELLED when cancelled) when nothing was."""
         existed = self.target.exists()
         try:
-            if self.cancelled:
-                raise QueryError(CANCELLED)
-            session = open_session()
-            self._attach(session)
-            try:
-                if self.cancelled:
-                    raise QueryError(CANCELLED)
+            with self._session_of(open_session) as session:
                 return export(session, self.sql, self.fmt, self.target)
-            finally:
-                self._attach(None)
-                session.close()
-        except BaseException as exc:
+        except BaseException:
             if not existed:
                 self.target.unlink(missing_ok=True)
             if self.cancelled:
-                raise QueryError(CANCELLED) from exc
+                raise QueryError(CANCELLED) from None
             raise
         finally:
             self._finished.set()
@@ -247,17 +253,8 @@ class QueryRun(Cancellable):
         workbench waits for the grid to be painted before counting goes on)."""
         started = time.perf_counter()
         try:
-            if self.cancelled:
-                raise InterruptedError
-            session = open_session()
-            with self._lock:
-                self._session = session
-            try:
+            with self._session_of(open_session) as session:
                 return self._read(session, on_first, started)
-            finally:
-                with self._lock:
-                    self._session = None
-                session.close()
         except Exception as exc:
             if self.cancelled or isinstance(exc, InterruptedError):
                 error = CANCELLED
@@ -270,8 +267,6 @@ class QueryRun(Cancellable):
     def _read(self, session: Session, on_first: Callable[[FirstRows], None], started: float) -> QueryOutcome:
         import pyarrow as pa
 
-        if self.cancelled:  # cancelled while the session opened: the interrupt found none
-            raise InterruptedError
         rel = session.sql(self.sql)
         if rel is None:
             return QueryOutcome(None, None, time.perf_counter() - started, "the statement returned no rows")
