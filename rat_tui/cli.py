@@ -6,7 +6,6 @@ Standard output carries data only (results, JSON); narration and errors go to st
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -154,13 +153,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    import dataclasses
     import signal
     import threading
     from datetime import datetime
 
     from rat_tui.engine.watch import Watcher
-    from rat_tui.narration import describe_event
+    from rat_tui.narration import describe_event, event_json
 
     engine = engine_for(args)
     watcher = Watcher(engine)
@@ -170,9 +168,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         now = datetime.now().astimezone()
         with lock:
             if args.json:
-                record = {"time": now.isoformat(timespec="milliseconds"), "event": event.WIRE}
-                record.update(dataclasses.asdict(event))
-                sys.stdout.write(json.dumps(record, default=str) + "\n")
+                sys.stdout.write(event_json(event, now) + "\n")
                 sys.stdout.flush()
                 return
             line = describe_event(event)
@@ -256,7 +252,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from rat_tui.engine.status import problems
-    from rat_tui.output import render_status
+    from rat_tui.output import render_status, write_json
 
     engine = engine_for(args)
     try:
@@ -264,8 +260,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     if args.json:
-        json.dump(status.to_json(), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        write_json(status.to_json(), sys.stdout)
     else:
         render_status(status, sys.stdout)
     if args.check:

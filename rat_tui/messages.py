@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from rat_tui.engine import TableStatus
     from rat_tui.engine.results import FirstRows, QueryRun
 
 
@@ -71,7 +72,7 @@ class EngineEvent(Message):
 
 
 class LakeLoaded(Message):
-    def __init__(self, tables: list[dict[str, Any]], columns: dict[str, list[tuple[str, str]]]) -> None:
+    def __init__(self, tables: list[TableStatus], columns: dict[str, list[tuple[str, str]]]) -> None:
         self.tables = tables
         self.columns = columns
         super().__init__()

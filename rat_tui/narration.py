@@ -4,8 +4,11 @@ going unsaid. A formatter returning None says nothing (the event is summed up el
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from rat_tui.engine import BuildState
@@ -55,6 +58,12 @@ def _table_ingested(e: ev.TableIngested) -> str:
 
 
 def _model_finished(e: ev.ModelFinished) -> str | None:
+    if e.status == "ok" and e.mode == "checks":
+        what = f"version {e.version}" if e.version is not None else "the view"
+        lines = [f"re-checked {e.model}: its changed checks pass on {what}, nothing rebuilt ({e.seconds:.2f}s)"]
+        return "\n".join(lines + [f"warning {e.model}: {w}" for w in e.warnings])
+    if e.status == BuildState.CHECK_FAILED and e.mode == "checks":
+        return f"FAILED {e.model}: {e.error}; its changed checks fail on the published version, nothing was rebuilt"
     if e.status == "ok":
         rows = f"{e.rows:,} rows, version {e.version}" if e.rows is not None else "view"
         how = ", incremental" if e.mode == "incremental" else ""
@@ -97,6 +106,12 @@ FORMATTERS: dict[type[ev.Event], Callable[[Any], str | None]] = {
     ev.FileSkipped: lambda e: f"skipped landing/{e.path}: the same bytes are already in {e.table}",
     ev.ModelFinished: _model_finished,
 }
+
+
+def event_json(event: ev.Event, at: datetime) -> str:
+    """One line of `rat watch --json`: the time, the event's wire name, its fields."""
+    record = {"time": at.isoformat(timespec="milliseconds"), "event": event.WIRE, **dataclasses.asdict(event)}
+    return json.dumps(record, default=str)
 
 
 def describe_event(event: ev.Event) -> str | None:

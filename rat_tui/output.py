@@ -4,6 +4,7 @@ one-line engine event reports."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -260,23 +261,23 @@ def render_status(status: WorkspaceStatus, out: TextIO) -> None:
             change = SchemaChange(c.column, c.change, c.old_type, c.new_type, c.file, c.example)
             out.write(f"  {_when(c.at)}  {change.describe(c.table)} (version {c.version})\n")
     for source in status.sources:
-        pull = source["last_pull"]
+        pull = source.last_pull
         if pull is None:
             told = "never pulled"
-        elif pull["status"] == "failed":
-            told = f"FAILED at {_when(pull['started_at'])}: {pull['error']}"
+        elif pull.status == "failed":
+            told = f"FAILED at {_when(pull.started_at)}: {pull.error}"
         else:
-            records = f"{pull['records']:,} record{'s' if pull['records'] != 1 else ''}"
-            told = f"{records} at {_when(pull['started_at'])}"
-        out.write(f"\nsource {source['name']} -> {source['table']} (every {source['every']}): {told}")
+            records = f"{pull.records:,} record{'s' if pull.records != 1 else ''}"
+            told = f"{records} at {_when(pull.started_at)}"
+        out.write(f"\nsource {source.name} -> {source.table} (every {source.every}): {told}")
     if status.sources:
         out.write("\n")
     if status.runs:
         run = status.runs[0]
         out.write(
-            f"\nlast run {run['run_id']}: {run['status']}, {run['files_ingested'] or 0} files ingested, "
-            f"{run['files_quarantined'] or 0} quarantined, {run['models_built'] or 0} models built, "
-            f"{run['models_failed'] or 0} failed\n"
+            f"\nlast run {run.run_id}: {run.status}, {run.files_ingested or 0} files ingested, "
+            f"{run.files_quarantined or 0} quarantined, {run.models_built or 0} models built, "
+            f"{run.models_failed or 0} failed\n"
         )
 
 
@@ -292,6 +293,8 @@ def run_summary(report: Any) -> str:
     if report.unreadable:
         parts.append(f"{len(report.unreadable)} unreadable")
     parts.append(f"{len(report.built)} model{'s' if len(report.built) != 1 else ''} built")
+    if report.rechecked:
+        parts.append(f"{len(report.rechecked)} re-checked")
     if report.up_to_date:
         parts.append(f"{len(report.up_to_date)} up to date")
     if report.failed:
@@ -300,3 +303,52 @@ def run_summary(report: Any) -> str:
         parts.append(f"{len(report.skipped)} skipped")
     verdict = "FAILED" if report.status == "failed" else "ok"
     return f"run {report.run_id} {verdict}: {', '.join(parts)} ({report.seconds:.2f}s)"
+
+
+def write_json(value: Any, out: TextIO) -> None:
+    """`--json`: indented, one trailing newline; dates and decimals as their text."""
+    json.dump(value, out, indent=2, default=str)
+    out.write("\n")
+
+
+def render_history(versions: list[dict[str, Any]], out: TextIO) -> None:
+    """`rat history`: a table's versions, newest first."""
+    from rat_tui.engine.ingest.schema import summary
+
+    rows = []
+    for v in versions:
+        # A maintenance commit (a vacuum's) changes no row: the models reading the table stay up to date.
+        operation = f"{v['operation']} (maintenance)" if v["maintenance"] else v["operation"]
+        rows.append(
+            (v["version"], v["timestamp"], operation, v["rows"], v["run"], summary(v.get("schema_changes", [])))
+        )
+    render_table(("version", "timestamp", "operation", "rows", "run", "schema changes"), rows, out)
+
+
+def render_diff(d: Any, out: TextIO, rows: bool) -> None:
+    """`rat diff`: the counts of added, removed and changed rows, the columns, and the rows asked for."""
+    by = f" (rows matched by {', '.join(d.key)})" if d.key else ""
+    out.write(
+        f"{d.table} version {d.from_version} -> {d.to_version}{by}: "
+        f"{d.added:,} added, {d.removed:,} removed, {d.changed:,} changed\n"
+    )
+    if d.columns_added or d.columns_removed:
+        added, removed = ", ".join(d.columns_added) or "-", ", ".join(d.columns_removed) or "-"
+        out.write(f"columns added: {added}; removed: {removed}\n")
+    if rows and d.rows:
+        columns = list(d.rows[0])
+        for row in d.rows[1:]:
+            columns += [c for c in row if c not in columns]
+        out.write("\n")
+        render_table(columns, [[r.get(c) for c in columns] for r in d.rows], out)
+
+
+def vacuum_lines(removed: dict[str, int], retain: str | None) -> list[str]:
+    """What `rat vacuum` tells stderr: each table's deleted files, then the total."""
+    kept = f"versions of the last {retain} keep their files" if retain else ""
+    if not removed:
+        return ["vacuum: nothing to delete" + (f"; {kept}" if kept else "")]
+    lines = [f"vacuumed {table}: {count} file{'s' if count != 1 else ''} deleted" for table, count in removed.items()]
+    files, tables = sum(removed.values()), len(removed)
+    done = f"{files} file{'s' if files != 1 else ''} deleted from {tables} table{'s' if tables != 1 else ''}"
+    return [*lines, f"vacuum done: {done}" + (f" ({kept})" if kept else "")]

@@ -105,7 +105,7 @@ async def test_a_new_table_appears_live_while_the_engine_watches(ws: Path) -> No
         write(root / "landing" / "fresh.csv", "id\n1\n2\n")
         tree = app.query_one(LakeTree)
         await wait_for(pilot, lambda: "bronze.fresh" in tree.tables, timeout=20)
-        assert tree.tables["bronze.fresh"]["rows"] == 2
+        assert tree.tables["bronze.fresh"].rows == 2
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -170,10 +170,10 @@ async def test_query_history_finds_and_reuses_past_queries(demo: Path) -> None:
         await wait_for(pilot, lambda: editor.text == "select 'needle' as b")
     engine = Engine.open(demo)
     try:
-        past = engine.state.query_history()
-        failed = next(q for q in past if q["sql"] == "select * from gold.nope")
-        assert "nope" in failed["error"] and failed["rows"] is None
-        assert next(q for q in past if q["sql"] == "select 41 + 1 as a")["rows"] == 1
+        past = engine.query_history()
+        failed = next(q for q in past if q.sql == "select * from gold.nope")
+        assert failed.error is not None and "nope" in failed.error and failed.rows is None
+        assert next(q for q in past if q.sql == "select 41 + 1 as a").rows == 1
     finally:
         engine.close()
 
@@ -506,7 +506,7 @@ async def test_pipeline_panel_runs_a_model_and_shows_its_error(ws: Path) -> None
     async with app.run_test(size=(140, 40)) as pilot:
         panel = app.query_one(PipelinePanel)
         await wait_for(pilot, lambda: app.mode == "watching" and "silver.bad" in panel.rows)
-        await wait_for(pilot, lambda: "error" in app.query_one(LakeTree).tables.get("silver.bad", {}))
+        await wait_for(pilot, lambda: getattr(app.query_one(LakeTree).tables.get("silver.bad"), "error", None))
         panel.focus()
         panel.move_cursor(row=panel.get_row_index("silver.bad"))
         await pilot.press("e")
@@ -520,11 +520,11 @@ async def test_pipeline_panel_runs_a_model_and_shows_its_error(ws: Path) -> None
         await wait_for(pilot, lambda: app.workbench.editor.cursor_location == (1, 0))
         write(root / "models" / "silver" / "bad.sql", "select id from bronze.t")
         await wait_for(pilot, lambda: app.query_one(LakeTree).tables.get("gold.after", {}).get("state") == "ok")
-        before = app.query_one(LakeTree).tables["gold.after"]["version"]
+        before = app.query_one(LakeTree).tables["gold.after"].version
         panel.focus()
         panel.move_cursor(row=panel.get_row_index("silver.bad"))
         await pilot.press("f")  # a full refresh of silver.bad and gold.after, by the watcher
-        await wait_for(pilot, lambda: app.query_one(LakeTree).tables["gold.after"]["version"] == before + 1)
+        await wait_for(pilot, lambda: app.query_one(LakeTree).tables["gold.after"].version == before + 1)
         # A failed check opens at the line that declares it.
         write(
             root / "models" / "gold" / "checked.sql",
@@ -560,7 +560,7 @@ async def test_ingest_now_takes_files_still_settling(ws: Path) -> None:
         app.query_one(PipelinePanel).focus()
         await pilot.press("i")
         await wait_for(pilot, lambda: "bronze.more" in app.query_one(LakeTree).tables, timeout=20)
-        assert app.query_one(LakeTree).tables["bronze.more"]["rows"] == 1
+        assert app.query_one(LakeTree).tables["bronze.more"].rows == 1
 
 
 async def test_completion_offers_tables_columns_keywords_and_functions(demo: Path) -> None:

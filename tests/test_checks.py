@@ -57,10 +57,10 @@ def test_each_check_kind_blocks_bad_data(ws: Path, engine, checks: str, bad_rows
         if p.name not in {f.split("/")[-1] for f in DeltaTable(str(ws / "lake" / "silver" / "orders")).file_uris()}
     ]
     results = engine().state.check_results(report.run_id, "silver.orders")
-    by_name = {r["name"]: r for r in results}
-    assert by_name[name]["status"] == "fail" and by_name[name]["failing"] == failing
+    by_name = {r.name: r for r in results}
+    assert by_name[name].status == "fail" and by_name[name].failing == failing
     if failing:
-        assert by_name[name]["sample"], "a few failing rows are kept"
+        assert by_name[name].sample, "a few failing rows are kept"
 
 
 def test_warn_severity_publishes_and_reports(ws: Path, engine) -> None:
@@ -86,9 +86,9 @@ def test_custom_checks_file_reads_the_new_version(ws: Path, engine) -> None:
     write(ws / "landing" / "orders" / "2.csv", "id,customer,amount,status\n3,a,500,new\n")
     report = engine().run()
     assert "check big orders need a paid status failed: 1 row" in report.failed["silver.orders"]
-    results = {r["name"]: r for r in engine().state.check_results(report.run_id)}
-    assert results["at most one order per customer"]["severity"] == "warn"
-    assert results["at most one order per customer"]["status"] == "fail"
+    results = {r.name: r for r in engine().state.check_results(report.run_id)}
+    assert results["at most one order per customer"].severity == "warn"
+    assert results["at most one order per customer"].status == "fail"
     assert query(engine(), "select count(*) from silver.orders") == [(2,)]
 
 

@@ -312,7 +312,8 @@ def test_a_failing_source_fails_the_run_but_stops_nothing_else(
     assert report.built == ["silver.orders"]
     assert [ev.source for ev in seen.of(SourceFailed)] == ["broken", "unset"]
     [run] = e.state.recent_runs(1)
-    assert run["status"] == "failed" and "source broken: GET" in run["error"] and "source unset:" in run["error"]
+    assert run.status == "failed" and run.error is not None
+    assert "source broken: GET" in run.error and "source unset:" in run.error
 
 
 def test_too_many_pages_stops_the_pull_and_lands_nothing(ws: Path, api: FakeApi, engine: Callable[[], Engine]) -> None:

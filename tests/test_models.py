@@ -8,7 +8,8 @@ import pytest
 from conftest import write
 
 from rat_tui.engine.errors import ModelError
-from rat_tui.engine.models import discover, parse_header, plan, select, sql_dependencies
+from rat_tui.engine.model_parse import parse_header, sql_dependencies
+from rat_tui.engine.models import discover, plan, select
 from rat_tui.engine.workspace import Workspace
 
 
@@ -88,10 +89,10 @@ def test_plan_orders_by_dependency_and_reports_unknown_tables_and_cycles(tmp_pat
     graph = plan(ws, discover(ws), {"bronze.src"})
     order = graph.order
     assert order.index("silver.a") < order.index("silver.b") < order.index("gold.c")
-    assert "reads unknown table bronze.nothing" in graph.errors["gold.lost"]
-    assert "models/gold/lost.sql" in graph.errors["gold.lost"]
-    assert "there is no models/silver/missing.sql" in graph.errors["gold.ghost"]
-    assert "dependency cycle" in graph.errors["gold.x"] and "dependency cycle" in graph.errors["gold.y"]
+    assert "reads unknown table bronze.nothing" in str(graph.errors["gold.lost"])
+    assert "models/gold/lost.sql" in str(graph.errors["gold.lost"])
+    assert "there is no models/silver/missing.sql" in str(graph.errors["gold.ghost"])
+    assert "dependency cycle" in str(graph.errors["gold.x"]) and "dependency cycle" in str(graph.errors["gold.y"])
     assert not {"silver.a", "silver.b", "gold.c"} & set(graph.errors)
 
 
@@ -134,8 +135,8 @@ def test_selectors(tmp_path: Path) -> None:
 )
 def test_bad_settings_are_model_errors(tmp_path: Path, header: str, needle: str) -> None:
     ws = _ws(tmp_path / "w", {"silver.m": f"/* rat\n{header}\n*/\nselect * from bronze.a join bronze.b using (id)"})
-    error = discover(ws)["silver.m"].error
-    assert error is not None and error.startswith("models/silver/m.sql") and needle in error, error
+    error = str(discover(ws)["silver.m"].error or "")
+    assert error.startswith("models/silver/m.sql") and needle in error, error
 
 
 def test_python_model_settings_and_dependencies_are_read_without_running_it(tmp_path: Path) -> None:
@@ -161,4 +162,4 @@ def test_python_model_needs_literal_table_names(tmp_path: Path) -> None:
     write(
         ws.root / "models" / "gold" / "dyn.py", "def model(ctx):\n    name = 'silver.x'\n    return ctx.table(name)\n"
     )
-    assert "ctx.table() needs a literal name" in discover(ws)["gold.dyn"].error
+    assert "ctx.table() needs a literal name" in str(discover(ws)["gold.dyn"].error)

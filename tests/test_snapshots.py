@@ -32,7 +32,7 @@ async def settle(pilot) -> None:
         pilot, lambda: "gold.daily_revenue" in app.query_one(LakeTree).tables and app.query_one(PipelinePanel).row_count
     )
     tree = app.query_one(LakeTree)
-    built = min(datetime.fromisoformat(t["built_at"]).timestamp() for t in tree.tables.values() if t.get("built_at"))
+    built = min(datetime.fromisoformat(t.built_at).timestamp() for t in tree.tables.values() if t.built_at)
     tree.clock = lambda: built + 90  # every table reads "1m" old, whenever the test runs
     tree.update_tables(list(tree.tables.values()), tree.columns)  # rebuilt: widths from these labels
     for editor in app.query(SqlEditor):

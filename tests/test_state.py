@@ -61,8 +61,8 @@ def test_runs_and_model_builds_are_recorded(ws: Path, engine) -> None:
     report = engine().run()
     state = engine().state
     run = state.recent_runs(1)[0]
-    assert run["run_id"] == report.run_id and run["status"] == "ok"
-    assert run["files_ingested"] == 1 and run["models_built"] == 1 and run["finished_at"]
+    assert run.run_id == report.run_id and run.status == "ok"
+    assert run.files_ingested == 1 and run.models_built == 1 and run.finished_at
     last = state.last_model_runs()["silver.s"]
     assert last["status"] == "ok" and last["rows_out"] == 1 and last["version"] == 0
 

@@ -1,8 +1,28 @@
 """rat's engine: everything that touches data. It never imports textual and never prints."""
 
 from rat_tui.engine.engine import Engine, RunReport
-from rat_tui.engine.errors import RatError
+from rat_tui.engine.errors import RatError, Where
+from rat_tui.engine.records import CheckRecord, ModelBuild, PullRecord, QueryRecord, RunDetails, RunRecord, SourceStatus
 from rat_tui.engine.states import BuildState
+from rat_tui.engine.status import LastRun, TableStatus, WorkspaceStatus
 from rat_tui.engine.workspace import LAYERS, MODEL_LAYERS
 
-__all__ = ["LAYERS", "MODEL_LAYERS", "BuildState", "Engine", "RatError", "RunReport"]
+__all__ = [
+    "LAYERS",
+    "MODEL_LAYERS",
+    "BuildState",
+    "CheckRecord",
+    "Engine",
+    "LastRun",
+    "ModelBuild",
+    "PullRecord",
+    "QueryRecord",
+    "RatError",
+    "RunDetails",
+    "RunRecord",
+    "RunReport",
+    "SourceStatus",
+    "TableStatus",
+    "Where",
+    "WorkspaceStatus",
+]

@@ -28,11 +28,12 @@ from rat_tui.engine import lake
 from rat_tui.engine.build_incremental import Built, IncrementalBuilder
 from rat_tui.engine.checks import CheckResult, run_checks
 from rat_tui.engine.clock import now_iso
-from rat_tui.engine.errors import first_line
+from rat_tui.engine.errors import ModelError, Where, first_line
 from rat_tui.engine.events import BuildPlanned, ModelFinished, ModelStarted, Progress
-from rat_tui.engine.models import Graph, Model
+from rat_tui.engine.models import Graph, Model, line_naming
 from rat_tui.engine.planning import Plan
 from rat_tui.engine.query import qualified, strip_sql
+from rat_tui.engine.records import Fingerprint
 from rat_tui.engine.states import BuildState
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class BuildResult:
     up_to_date: list[str] = field(default_factory=list)
     checks: dict[str, list[CheckResult]] = field(default_factory=dict)
     incremental: list[str] = field(default_factory=list)  # built from new input rows only
+    rechecked: list[str] = field(default_factory=list)  # only their checks changed: checked, not rebuilt
 
 
 class ChecksFailed(Exception):
@@ -74,6 +76,18 @@ def error_line(message: str, source: str) -> int | None:
     return None
 
 
+def check_where(model: Model, root: Path, results: list[CheckResult]) -> Where:
+    """Where the first blocking check is declared: its line in `<model>.checks.sql`, or the line of
+    the model's header (or SQL) that names its kind."""
+    failed = next(r for r in results if r.blocks)
+    declared = next((c for c in model.checks if c.name == failed.name), None)
+    if declared is not None and declared.file:
+        text = (root / declared.file).read_text(encoding="utf-8", errors="replace")
+        return Where(declared.file, declared.line or line_naming(text, failed.name), failed.name)
+    kind = failed.name.split("(", 1)[0]
+    return Where(model.path.relative_to(root).as_posix(), line_naming(model.sql, kind), failed.name)
+
+
 class Builder(IncrementalBuilder):
     """Builds the selected models of a graph in order, through one query session."""
 
@@ -84,7 +98,7 @@ class Builder(IncrementalBuilder):
 
     def run(self, graph: Graph, selected: set[str], run_id: str, force: bool = False) -> BuildResult:
         result = BuildResult()
-        fingerprints: dict[str, str] = {}
+        fingerprints: dict[str, Fingerprint] = {}
         states = self.state.all_model_states()
         blocked: dict[str, str] = {}  # model -> the upstream failure that blocks it
         queue = tuple(n for n in graph.order if n in selected)
@@ -93,14 +107,15 @@ class Builder(IncrementalBuilder):
             self.bus.emit(BuildPlanned(queue))
         for name in graph.order:
             model = graph.models[name]
-            fingerprints[name] = model.fingerprint(fingerprints)
+            fp = fingerprints[name] = model.fingerprint(fingerprints)
             if name not in selected:
                 continue
             done += 1
             started = now_iso()
             bad_up = next((d for d in model.depends_on if d in result.failed or d in blocked), None)
             if name in graph.errors:
-                self._fail(result, run_id, name, started, graph.errors[name], 0.0, attempt=(fingerprints[name], {}))
+                bad = graph.errors[name]
+                self._fail(result, run_id, name, started, str(bad), 0.0, attempt=(fp.key, {}), where=bad.where)
                 continue
             if bad_up is not None:
                 if bad_up in blocked:
@@ -115,7 +130,7 @@ class Builder(IncrementalBuilder):
                 self.bus.emit(ModelFinished(name, BuildState.SKIPPED, error=why))
                 continue
             inputs = self.input_versions(model, graph)
-            plan = self.planner.plan(model, fingerprints[name], inputs, states.get(name), force)
+            plan = self.planner.plan(model, fp, inputs, states.get(name), force)
             if plan.action == "skip":
                 result.up_to_date.append(name)
                 self.bus.emit(ModelFinished(name, BuildState.UP_TO_DATE))
@@ -124,32 +139,43 @@ class Builder(IncrementalBuilder):
             self.bus.emit(ModelStarted(name))
             t0 = time.perf_counter()
             try:
-                built = self._build(model, plan, run_id)
+                built = (
+                    self._recheck(model, states[name]) if plan.action == "check" else self._build(model, plan, run_id)
+                )
             except ChecksFailed as exc:
                 result.checks[name] = exc.results
                 self.state.record_checks(run_id, name, exc.results)
                 took = time.perf_counter() - t0
-                attempt = (fingerprints[name], inputs)
+                where = check_where(model, self.ws.root, exc.results)
+                failed = BuildState.CHECK_FAILED
+                mode = "checks" if plan.action == "check" else None
                 self._fail(
-                    result, run_id, name, started, str(exc), took, status=BuildState.CHECK_FAILED, attempt=attempt
+                    result, run_id, name, started, str(exc), took, failed, (fp.key, inputs), where=where, mode=mode
                 )
                 continue
             except Exception as exc:  # any failure is this model's, reported with its file
                 rel = model.path.relative_to(self.ws.root).as_posix()
                 msg = first_line(exc)
-                line = error_line(str(exc), model.sql)
-                error = msg if msg.startswith(rel) else f"{rel}{f':{line}' if line else ''}: {msg}"
+                if isinstance(exc, ModelError) and exc.where.file:
+                    where = exc.where
+                else:
+                    where = Where(rel, error_line(str(exc), model.sql))
+                error = msg if msg.startswith(rel) else f"{rel}{f':{where.line}' if where.line else ''}: {msg}"
                 took = time.perf_counter() - t0
-                self._fail(result, run_id, name, started, error, took, attempt=(fingerprints[name], inputs))
+                self._fail(result, run_id, name, started, error, took, attempt=(fp.key, inputs), where=where)
                 continue
             checks, used = built.checks, built.mode
             if checks:
                 result.checks[name] = checks
                 self.state.record_checks(run_id, name, checks)
             self.state.set_model_state(
-                name, fingerprints[name], inputs, model.materialized, built.view_sql, run_id, built.version
+                name, fp, inputs, model.materialized, built.view_sql, run_id, built.version, rebuilt=used != "checks"
             )
-            rows_in = self._rows_in(model, graph, plan.new_files if used == "incremental" else None)
+            rows_in = (
+                None
+                if used == "checks"
+                else self._rows_in(model, graph, plan.new_files if used == "incremental" else None)
+            )
             self.state.record_model_run(
                 run_id,
                 name,
@@ -159,9 +185,9 @@ class Builder(IncrementalBuilder):
                 built.version,
                 mode=used,
                 rows_in=rows_in,
-                attempt=(fingerprints[name], inputs),
+                attempt=(fp.key, inputs),
             )
-            result.built.append(name)
+            (result.rechecked if used == "checks" else result.built).append(name)
             if used == "incremental":
                 result.incremental.append(name)
             warnings = tuple(r.describe() for r in checks if r.status != "pass")
@@ -198,12 +224,14 @@ class Builder(IncrementalBuilder):
         seconds: float,
         status: str = "failed",
         attempt: tuple[str, dict[str, int]] | None = None,
+        where: Where | None = None,
+        mode: str | None = None,
     ) -> None:
         """Record a failed build with the fingerprint and inputs it tried: the same SQL on the same
         inputs fails again (what `rat status` says), anything else is worth a new build."""
         result.failed[name] = error
-        self.state.record_model_run(run_id, name, started, status, error=error, attempt=attempt)
-        self.bus.emit(ModelFinished(name, status, seconds=seconds, error=error))
+        self.state.record_model_run(run_id, name, started, status, error=error, mode=mode, attempt=attempt, where=where)
+        self.bus.emit(ModelFinished(name, status, seconds=seconds, error=error, mode=mode))
 
     # Building one model.
 
@@ -223,6 +251,17 @@ class Builder(IncrementalBuilder):
             for f in self._scratch:
                 f.unlink(missing_ok=True)
             self._scratch.clear()
+
+    def _recheck(self, model: Model, prior: dict[str, Any]) -> Built:
+        """Only the model's checks changed: run them on what is published (the table's current
+        version, or the view), and publish nothing. Downstream models stay up to date."""
+        checks = run_checks(self.session.con, qualified(model.name), model.checks)
+        if any(r.blocks for r in checks):
+            raise ChecksFailed(checks)
+        version = prior.get("table_version")
+        dt = None if model.materialized == "view" else lake.open_table(self.ws.table_path(model.name))
+        rows = None if dt is None else sum(lake.file_rows(dt).values())
+        return Built(checks, rows, version, prior.get("view_sql"), mode="checks")
 
     def _build_view(self, model: Model) -> Built:
         if model.is_python:

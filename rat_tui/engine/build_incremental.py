@@ -52,7 +52,7 @@ class Built:
     rows: int | None = None  # None: a view
     version: int | None = None
     view_sql: str | None = None  # a view's SQL, as defined
-    mode: str = "full"  # full | incremental
+    mode: str = "full"  # full | incremental | checks (re-checked, not rebuilt)
 
 
 class IncrementalBuilder(Stager):

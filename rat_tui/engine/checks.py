@@ -44,6 +44,8 @@ class Check:
     condition: str | None = None  # a SQL boolean true on each failing row
     query: str | None = None  # a query over {table} returning the failing rows
     row_count: tuple[int | None, int | None] | None = None
+    file: str | None = None  # the `<model>.checks.sql` declaring it (None: the model's own header)
+    line: int | None = None  # the line of that file where its query starts
 
 
 @dataclass
@@ -86,7 +88,7 @@ def _split_severity(value: Any, key: str, where: str) -> tuple[Any, str]:
     if isinstance(value, dict) and "severity" in value:
         severity = value["severity"]
         if severity not in SEVERITIES:
-            raise ModelError(f"{where}: severity = {severity!r} is not one of error, warn")
+            raise ModelError.at(where, None, f"severity = {severity!r} is not one of error, warn")
         rest = {k: v for k, v in value.items() if k != "severity"}
         if key in rest and len(rest) == 1:
             return rest[key], severity
@@ -99,18 +101,18 @@ def _columns(value: Any, kind: str, where: str) -> list[str]:
         return [value]
     if isinstance(value, list) and all(isinstance(c, str) for c in value):
         return value
-    raise ModelError(f'{where}: {kind} takes a list of column names, like {kind} = ["id"]')
+    raise ModelError.at(where, None, f'{kind} takes a list of column names, like {kind} = ["id"]')
 
 
 def parse_checks(settings: dict[str, Any], where: str) -> list[Check]:
     """The checks in a model header's [checks] table; raise ModelError naming the file on a bad one."""
     spec = settings.get("checks", {})
     if not isinstance(spec, dict):
-        raise ModelError(f"{where}: [checks] must be a table")
+        raise ModelError.at(where, None, "[checks] must be a table")
     out: list[Check] = []
     for kind, raw in spec.items():
         if kind not in KINDS:
-            raise ModelError(f"{where}: unknown check {kind!r}; checks are {', '.join(KINDS)}")
+            raise ModelError.at(where, None, f"unknown check {kind!r}; checks are {', '.join(KINDS)}")
         entries = raw if isinstance(raw, list) and kind in ("relationships", "expression") else [raw]
         for entry in entries:
             out.extend(_parse_one(kind, entry, where))
@@ -133,11 +135,11 @@ def _parse_one(kind: str, entry: Any, where: str) -> list[Check]:
     if kind == "accepted_values":
         value, severity = _split_severity(entry, "", where)
         if not isinstance(value, dict) or not value:
-            raise ModelError(f'{where}: accepted_values takes {{ column = ["a", "b"] }}')
+            raise ModelError.at(where, None, 'accepted_values takes { column = ["a", "b"] }')
         checks = []
         for col, allowed in value.items():
             if not isinstance(allowed, list) or not allowed:
-                raise ModelError(f"{where}: accepted_values.{col} must be a non-empty list")
+                raise ModelError.at(where, None, f"accepted_values.{col} must be a non-empty list")
             values = ", ".join(_lit(v) for v in allowed)
             checks.append(
                 Check(
@@ -150,12 +152,12 @@ def _parse_one(kind: str, entry: Any, where: str) -> list[Check]:
     if kind == "relationships":
         value, severity = _split_severity(entry, "", where)
         if not isinstance(value, dict) or set(value) != {"column", "to"}:
-            raise ModelError(
-                f'{where}: relationships takes {{ column = "customer_id", to = "silver.customers.customer_id" }}'
+            raise ModelError.at(
+                where, None, 'relationships takes { column = "customer_id", to = "silver.customers.customer_id" }'
             )
         target = str(value["to"]).split(".")
         if len(target) != 3:
-            raise ModelError(f"{where}: relationships.to must be layer.table.column, not {value['to']!r}")
+            raise ModelError.at(where, None, f"relationships.to must be layer.table.column, not {value['to']!r}")
         layer, table, col = target
         mine = _q(value["column"])
         query = (
@@ -166,14 +168,14 @@ def _parse_one(kind: str, entry: Any, where: str) -> list[Check]:
     if kind == "row_count":
         value, severity = _split_severity(entry, "", where)
         if not isinstance(value, dict) or not set(value) <= {"min", "max"} or not value:
-            raise ModelError(f"{where}: row_count takes {{ min = 1, max = 1000000 }}")
+            raise ModelError.at(where, None, "row_count takes { min = 1, max = 1000000 }")
         bounds = (value.get("min"), value.get("max"))
         label = ", ".join(f"{k}={v}" for k, v in value.items())
         return [Check(f"row_count({label})", severity, row_count=bounds)]
     # expression
     value, severity = _split_severity(entry, "sql", where)
     if not isinstance(value, str) or not value.strip():
-        raise ModelError(f'{where}: expression takes a SQL boolean, like expression = "amount >= 0"')
+        raise ModelError.at(where, None, 'expression takes a SQL boolean, like expression = "amount >= 0"')
     return [Check(f"expression({value.strip()})", severity, condition=f"NOT ({value})")]
 
 
@@ -194,7 +196,7 @@ def parse_checks_file(path: Path, where: str) -> list[Check]:
     try:
         statements = scratch().extract_statements(text)
     except Exception as exc:
-        raise ModelError(f"{where}: {first_line(exc)}") from None
+        raise ModelError.at(where, None, f"{first_line(exc)}") from None
     for i, stmt in enumerate(statements, 1):
         sql = stmt.query.strip().rstrip(";").strip()
         if not sql:
@@ -203,9 +205,10 @@ def parse_checks_file(path: Path, where: str) -> list[Check]:
         sev_m = _CHECK_SEVERITY.search(sql)
         severity = sev_m.group("v").lower() if sev_m else "error"
         if severity not in SEVERITIES:
-            raise ModelError(f"{where}: severity {severity!r} is not one of error, warn")
+            raise ModelError.at(where, None, f"severity {severity!r} is not one of error, warn")
         name = name_m.group("v") if name_m else f"{path.name}#{i}"
-        checks.append(Check(name, severity, query=f"SELECT * FROM (\n{sql}\n) AS _custom"))
+        line = text[: text.find(sql)].count("\n") + 1 if sql in text else None
+        checks.append(Check(name, severity, query=f"SELECT * FROM (\n{sql}\n) AS _custom", file=where, line=line))
     return checks
 
 

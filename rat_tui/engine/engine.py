@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rat_tui.engine import lake
 from rat_tui.engine.errors import LockedError, first_line
 from rat_tui.engine.events import EventBus, ModelWarning, RunFinished, RunStarted
+from rat_tui.engine.records import QueryRecord, RunDetails, RunRecord
 from rat_tui.engine.state import State, new_run_id
 from rat_tui.engine.workspace import Workspace, WriterLock
 
@@ -38,6 +39,7 @@ class RunReport:
     skipped: dict[str, str] = field(default_factory=dict)
     up_to_date: list[str] = field(default_factory=list)
     incremental: list[str] = field(default_factory=list)  # built from new input rows only
+    rechecked: list[str] = field(default_factory=list)  # only their checks changed: checked, not rebuilt
     checks: dict[str, list[Any]] = field(default_factory=dict)  # model -> CheckResult list
     pulled: dict[str, int] = field(default_factory=dict)  # source -> records its pull landed
     sources_failed: dict[str, str] = field(default_factory=dict)  # source -> error (never a secret)
@@ -160,6 +162,7 @@ class Engine:
                 report.built, report.failed = built.built, built.failed
                 report.skipped, report.up_to_date = built.skipped, built.up_to_date
                 report.incremental, report.checks = built.incremental, built.checks
+                report.rechecked = built.rechecked
             except BaseException as exc:
                 # With the state database locked or its disk full this fails too; the run's error is
                 # the first one, and the next writer marks this run failed (settle_interrupted).
@@ -172,7 +175,7 @@ class Engine:
             finally:
                 self._builder = None
                 builder.close()
-            did_work = report.ingested or report.quarantined or report.built or report.failed
+            did_work = report.ingested or report.quarantined or report.built or report.rechecked or report.failed
             # A quarantined file is bad input: the run says so with its exit code, like a failed model.
             failed = report.failed or report.quarantined or report.sources_failed or report.unreadable
             report.status = "failed" if failed else ("ok" if did_work else "noop")
@@ -208,7 +211,7 @@ class Engine:
             (str(p), p.stat().st_mtime_ns) for p in sorted(self.ws.models.rglob("*")) if p.suffix in (".sql", ".py")
         )
         runs = self.state.recent_runs(1)
-        last = (runs[0]["run_id"], runs[0]["status"]) if runs else None
+        last = (runs[0].run_id, runs[0].status) if runs else None
         return tables, models, last
 
     def query_session(self) -> Session:
@@ -247,9 +250,36 @@ class Engine:
             downstream=sorted(set(graph.downstream(table)) | {m for m, mm in models.items() if table in mm.depends_on}),
         )
 
-    def run_details(self, run_id: str) -> dict[str, Any]:
-        """One run's model builds (in order) and check results."""
-        return {"models": self.state.model_runs_of(run_id), "checks": self.state.check_results(run_id)}
+    def query_history(self, limit: int = 500) -> list[QueryRecord]:
+        """The workbench's queries, newest first."""
+        return self.state.query_history(limit)
+
+    def record_query(self, sql: str, rows: int | None, seconds: float, error: str | None) -> None:
+        """Keep a query the workbench ran in its history."""
+        self.state.record_query(sql, rows, seconds, error)
+
+    def request_run(self, selectors: list[str], full_refresh: bool = False) -> int:
+        """Ask the workspace's writer (a `rat watch`, a workbench) for a run; its request id."""
+        import os
+
+        return self.state.add_request(list(selectors), full_refresh, os.getpid())
+
+    def recent_runs(self, limit: int = 10) -> list[RunRecord]:
+        """The newest runs first."""
+        return self.state.recent_runs(limit)
+
+    def run_details(self, run_id: str) -> RunDetails:
+        """One run with its model builds (in order) and check results."""
+        return RunDetails(self.state.run(run_id), self.state.model_runs_of(run_id), self.state.check_results(run_id))
+
+    def lineage_graph(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """Every table (lake and models, by layer) and the (reads, built) edges between them."""
+        from rat_tui.engine.models import discover
+        from rat_tui.engine.status import layer_order
+
+        models = discover(self.ws)
+        tables = sorted(set(lake.list_tables(self.ws)) | set(models), key=layer_order)
+        return tables, sorted({(dep, m.name) for m in models.values() for dep in m.depends_on})
 
     def resolve_table(self, name: str) -> str:
         """The lake table `name` means: `silver.orders` as it is, `orders` when one layer has it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -13,8 +14,27 @@ class WorkspaceError(RatError):
     """The workspace is missing or its rat.toml is invalid."""
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where an error points: a file relative to the workspace, a line of it when known, and the
+    check that failed when a check did. Faces read these fields; they never parse an error's text."""
+
+    file: str | None = None
+    line: int | None = None
+    check: str | None = None
+
+
 class ModelError(RatError):
-    """A model file cannot be parsed, planned or built."""
+    """A model file cannot be parsed, planned or built; `where` names its file and line."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.where = Where(file, line)
+
+    @classmethod
+    def at(cls, file: str, line: int | None, text: str) -> ModelError:
+        """`<file>:<line>: <text>` (the line left out when unknown), with both kept as fields."""
+        return cls(f"{file}{f':{line}' if line else ''}: {text}", file, line)
 
 
 class QueryError(RatError):

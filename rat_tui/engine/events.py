@@ -99,7 +99,7 @@ class ModelFinished(Event, wire="ModelFinished"):
     seconds: float = 0.0
     error: str | None = None
     warnings: tuple[str, ...] = ()  # warn-severity checks that did not pass
-    mode: str | None = None  # full | incremental
+    mode: str | None = None  # full | incremental | checks (re-checked, not rebuilt)
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,9 @@ A model's inputs are the `<layer>.<table>` names its SQL reads; DuckDB's parser 
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -19,7 +17,9 @@ from typing import Any
 from rat_tui.engine.checks import Check, parse_checks, parse_checks_file
 from rat_tui.engine.errors import ModelError
 from rat_tui.engine.model_lint import HEADER_RE, header_warnings, python_warnings
-from rat_tui.engine.workspace import LAYERS, MODEL_LAYERS, Workspace
+from rat_tui.engine.model_parse import data_text, parse_header, python_model_info, sql_dependencies
+from rat_tui.engine.records import Fingerprint
+from rat_tui.engine.workspace import MODEL_LAYERS, Workspace
 
 MATERIALIZATIONS = ("table", "view", "incremental")
 STRATEGIES = ("append", "merge", "partition")
@@ -35,7 +35,7 @@ class Model:
     sql: str  # the whole file (SQL with its header, or Python source); line numbers match the file's
     settings: dict[str, Any] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
-    error: str | None = None  # set when the file cannot be parsed; such a model is reported, not built
+    error: ModelError | None = None  # set when the file cannot be parsed; such a model is reported, not built
     checks: list[Check] = field(default_factory=list)
     checks_text: str = ""  # the `<name>.checks.sql` file, part of the fingerprint
     warnings: list[str] = field(default_factory=list)  # settings that look meant but are not read
@@ -91,153 +91,44 @@ class Model:
     def materialized(self) -> str:
         return str(self.settings.get("materialized", "table"))
 
-    def fingerprint(self, upstream: dict[str, str]) -> str:
-        """Changes when the model's SQL, settings or any upstream model's fingerprint changes."""
-        h = hashlib.sha256()
-        h.update(self.sql.encode())
-        h.update(self.checks_text.encode())
-        h.update(json.dumps(self.settings, sort_keys=True, default=str).encode())
+    def fingerprint(self, upstream: dict[str, Fingerprint]) -> Fingerprint:
+        """Its data part changes with the model's SQL (or Python), its settings but the checks, and
+        any upstream model's data part; its checks part with the checks alone (the header's
+        [checks] and `<name>.checks.sql`). A change of checks only re-checks the published table."""
+        data = hashlib.sha256(data_text(self.sql, self.is_python).encode())
+        settings = {k: v for k, v in self.settings.items() if k != "checks"}
+        data.update(json.dumps(settings, sort_keys=True, default=str).encode())
         for dep in sorted(self.depends_on):
-            h.update(f"{dep}={upstream.get(dep, '')}".encode())
-        return h.hexdigest()[:16]
-
-
-def parse_header(path: Path, text: str) -> dict[str, Any]:
-    """The TOML settings in the file's leading `/* rat ... */` comment (empty if none)."""
-    m = HEADER_RE.match(text)
-    if not m:
-        return {}
-    body = m.group("body")
-    try:
-        settings = tomllib.loads(body)
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib counts lines from the body's start; the body starts on the header's first line.
-        header_line = text[: m.start("body")].count("\n") + 1
-        msg = str(exc)
-        lm = re.search(r"at line (\d+)", msg)
-        if lm:
-            line = header_line + int(lm.group(1)) - 1
-        else:  # "at end of document": something left open; point at the comment's end
-            line = text[: m.end("body")].count("\n") + 1
-        raise ModelError(
-            f"{path}:{line}: invalid rat header: {msg.split(' (at line')[0]}; fix the TOML in the /* rat */ block"
-        ) from None
-    return settings
-
-
-def _walk_tables(node: Any, found: set[tuple[str, str]], ctes: set[str]) -> None:
-    if isinstance(node, dict):
-        if node.get("type") == "BASE_TABLE" and "table_name" in node:
-            found.add((node.get("schema_name", "") or "", node["table_name"]))
-        cte_map = node.get("cte_map")
-        if isinstance(cte_map, dict):
-            for entry in cte_map.get("map", []):
-                ctes.add(str(entry.get("key", "")).lower())
-        for value in node.values():
-            _walk_tables(value, found, ctes)
-    elif isinstance(node, list):
-        for value in node:
-            _walk_tables(value, found, ctes)
-
-
-def line_of(sql: str, offset: int) -> int:
-    return sql.count("\n", 0, max(0, offset)) + 1
-
-
-def sql_dependencies(sql: str, where: str) -> tuple[str, ...]:
-    """The `<layer>.<table>` names a SELECT reads; raise ModelError on a parse error or a bare name."""
-    from rat_tui.engine.query import first_row, scratch
-
-    raw = first_row(scratch().execute("SELECT json_serialize_sql(?)", [sql]))[0]
-    tree = json.loads(raw)
-    if tree.get("error"):
-        message = str(tree.get("error_message", "syntax error")).strip()
-        pos = tree.get("position")
-        line = f":{line_of(sql, int(pos))}" if pos not in (None, "") and str(pos).isdigit() else ""
-        raise ModelError(f"{where}{line}: {message.splitlines()[0]}")
-    statements = tree.get("statements", [])
-    if len(statements) != 1:
-        raise ModelError(f"{where}: a model is exactly one SELECT statement, found {len(statements)}")
-    found: set[tuple[str, str]] = set()
-    ctes: set[str] = set()
-    _walk_tables(statements[0], found, ctes)
-    deps = set()
-    for schema, table in found:
-        schema_l, table_l = schema.lower(), table.lower()
-        if schema_l in LAYERS:
-            deps.add(f"{schema_l}.{table_l}")
-        elif not schema_l and table_l in ctes:
-            continue
-        elif not schema_l:
-            raise ModelError(
-                f"{where}: table {table!r} has no layer; name it bronze.{table}, silver.{table} or gold.{table}"
-            )
-        else:
-            raise ModelError(f"{where}: unknown schema {schema!r} in {schema}.{table}; layers are bronze, silver, gold")
-    return tuple(sorted(deps))
-
-
-def python_model_info(source: str, where: str) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """A Python model's `RAT = {...}` settings and the tables it reads through `ctx.table("...")`.
-
-    Both are read from the source without running it: the settings must be a literal dict and each
-    table name a string literal.
-    """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        raise ModelError(f"{where}:{exc.lineno}: Python syntax error: {exc.msg}") from None
-    settings: dict[str, Any] = {}
-    has_model = False
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "RAT" for t in node.targets):
-            try:
-                settings = ast.literal_eval(node.value)
-            except ValueError:
-                raise ModelError(f"{where}:{node.lineno}: RAT must be a literal dict of settings") from None
-            if not isinstance(settings, dict):
-                raise ModelError(f"{where}:{node.lineno}: RAT must be a dict of settings")
-        if isinstance(node, ast.FunctionDef) and node.name == "model":
-            has_model = True
-    if not has_model:
-        raise ModelError(f"{where}: a Python model defines `def model(ctx)` returning a polars or Arrow table")
-    deps: set[str] = set()
-    for call in ast.walk(tree):
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "table":
-            arg = call.args[0] if call.args else None
-            if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
-                raise ModelError(
-                    f'{where}:{call.lineno}: ctx.table() needs a literal name like ctx.table("silver.orders"), '
-                    "so rat can see the dependencies without running the model"
-                )
-            name = arg.value.strip().lower()
-            if name.split(".")[0] not in LAYERS or name.count(".") != 1:
-                raise ModelError(f"{where}:{call.lineno}: {arg.value!r} is not a table name like silver.orders")
-            deps.add(name)
-    return settings, tuple(sorted(deps))
+            up = upstream.get(dep)
+            data.update(f"{dep}={up.data if up else ''}".encode())
+        checks = hashlib.sha256(json.dumps(self.settings.get("checks"), sort_keys=True, default=str).encode())
+        checks.update(self.checks_text.encode())
+        return Fingerprint(data.hexdigest()[:16], checks.hexdigest()[:16])
 
 
 def _validate_settings(model: Model, rel: str) -> None:
     """Incremental settings that make sense together; raise ModelError naming the file."""
     mat = model.materialized
     if mat not in MATERIALIZATIONS:
-        raise ModelError(f"{rel}: materialized = {mat!r} is not one of {', '.join(MATERIALIZATIONS)}")
+        raise ModelError.at(rel, None, f"materialized = {mat!r} is not one of {', '.join(MATERIALIZATIONS)}")
     if mat != "incremental":
         return
     if model.strategy not in STRATEGIES:
-        raise ModelError(f"{rel}: strategy = {model.strategy!r} is not one of {', '.join(STRATEGIES)}")
+        raise ModelError.at(rel, None, f"strategy = {model.strategy!r} is not one of {', '.join(STRATEGIES)}")
     if model.strategy == "merge" and not model.unique_key:
-        raise ModelError(f'{rel}: strategy = "merge" needs unique_key = "<column>"')
+        raise ModelError.at(rel, None, 'strategy = "merge" needs unique_key = "<column>"')
     if model.strategy == "partition" and not model.partition_by:
-        raise ModelError(f'{rel}: strategy = "partition" needs partition_by = "<column>"')
+        raise ModelError.at(rel, None, 'strategy = "partition" needs partition_by = "<column>"')
     source = model.incremental_input
     if source is None:
-        raise ModelError(
-            f"{rel}: an incremental model reading several tables names the one whose new rows drive it: "
-            f'incremental_input = "{model.depends_on[0] if model.depends_on else "bronze.x"}"'
+        raise ModelError.at(
+            rel,
+            None,
+            f"an incremental model reading several tables names the one whose new rows drive it: "
+            f'incremental_input = "{model.depends_on[0] if model.depends_on else "bronze.x"}"',
         )
     if source not in model.depends_on:
-        raise ModelError(f"{rel}: incremental_input = {source!r} is not a table the model reads")
+        raise ModelError.at(rel, None, f"incremental_input = {source!r} is not a table the model reads")
 
 
 def discover(ws: Workspace) -> dict[str, Model]:
@@ -255,17 +146,17 @@ def discover(ws: Workspace) -> dict[str, Model]:
             name = f"{layer}.{table}"
             rel = path.relative_to(ws.root).as_posix()
             if name in models:
-                models[name].error = f"{rel}: both a .sql and a .py model build {name}; keep one"
+                models[name].error = ModelError.at(rel, None, f"both a .sql and a .py model build {name}; keep one")
                 continue
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                models[name] = Model(name, path, "", error=f"{rel}: cannot be read ({exc})")
+                models[name] = Model(name, path, "", error=ModelError.at(rel, None, f"cannot be read ({exc})"))
                 continue
             model = Model(name, path, text)
             try:
                 if not NAME_RE.match(table):
-                    raise ModelError(f"{rel}: {path.stem!r} is not a table name; use letters, digits and _")
+                    raise ModelError.at(rel, None, f"{path.stem!r} is not a table name; use letters, digits and _")
                 if path.suffix == ".py":
                     model.warnings = python_warnings(rel, text)
                     model.settings, model.depends_on = python_model_info(text, rel)
@@ -274,10 +165,10 @@ def discover(ws: Workspace) -> dict[str, Model]:
                     model.settings = parse_header(Path(rel), text)
                     header = HEADER_RE.match(text)
                     if not text[header.end() if header else 0 :].strip():
-                        raise ModelError(f"{rel}: the model has no SQL; write one SELECT statement")
+                        raise ModelError.at(rel, None, "the model has no SQL; write one SELECT statement")
                     model.depends_on = sql_dependencies(text, rel)
                 if name in model.depends_on:
-                    raise ModelError(f"{rel}: the model reads its own table {name}")
+                    raise ModelError.at(rel, None, f"the model reads its own table {name}")
                 _validate_settings(model, rel)
                 model.checks = parse_checks(model.settings, rel)
                 checks_file = path.with_name(f"{path.stem}.checks.sql")
@@ -285,7 +176,7 @@ def discover(ws: Workspace) -> dict[str, Model]:
                     model.checks_text = checks_file.read_text(encoding="utf-8")
                     model.checks += parse_checks_file(checks_file, checks_file.relative_to(ws.root).as_posix())
             except ModelError as exc:
-                model.error = str(exc)
+                model.error = exc
             models[name] = model
     return models
 
@@ -296,7 +187,7 @@ class Graph:
 
     models: dict[str, Model]
     order: list[str]
-    errors: dict[str, str]  # model -> why it cannot be planned
+    errors: dict[str, ModelError]  # model -> why it cannot be planned (its text, file and line)
 
     def downstream(self, name: str) -> set[str]:
         out: set[str] = set()
@@ -324,22 +215,21 @@ class Graph:
 
 def plan(ws: Workspace, models: dict[str, Model], bronze_tables: set[str]) -> Graph:
     """Order models by dependency; unknown inputs and cycles become errors on the models involved."""
-    errors: dict[str, str] = {m.name: m.error for m in models.values() if m.error}
+    errors: dict[str, ModelError] = {m.name: m.error for m in models.values() if m.error}
     for m in models.values():
         if m.name in errors:
             continue
+        rel = m.path.relative_to(ws.root).as_posix()
         for dep in m.depends_on:
-            layer = dep.split(".")[0]
+            layer, table = dep.split(".", 1)
             if layer == "bronze" and dep not in bronze_tables:
-                errors[m.name] = (
-                    f"{m.path.relative_to(ws.root).as_posix()}: reads unknown table {dep}; "
-                    f"drop files into landing/{dep.split('.', 1)[1]}/ or fix the name"
-                )
+                todo = f"drop files into landing/{table}/ or fix the name"
             elif layer != "bronze" and dep not in models:
-                errors[m.name] = (
-                    f"{m.path.relative_to(ws.root).as_posix()}: reads unknown table {dep}; "
-                    f"there is no models/{layer}/{dep.split('.', 1)[1]}.sql"
-                )
+                todo = f"there is no models/{layer}/{table}.sql"
+            else:
+                continue
+            # The text is as it always was; the field points the workbench at the line naming the table.
+            errors[m.name] = ModelError(f"{rel}: reads unknown table {dep}; {todo}", rel, line_naming(m.sql, dep))
     sorter: TopologicalSorter[str] = TopologicalSorter()
     for m in models.values():
         sorter.add(m.name, *[d for d in m.depends_on if d in models])
@@ -349,9 +239,8 @@ def plan(ws: Workspace, models: dict[str, Model], bronze_tables: set[str]) -> Gr
         cycle = list(dict.fromkeys(exc.args[1]))
         text = " -> ".join([*cycle, cycle[0]])
         for name in cycle:
-            errors[name] = (
-                f"{models[name].path.relative_to(ws.root).as_posix()}: dependency cycle {text}; break the cycle"
-            )
+            rel = models[name].path.relative_to(ws.root).as_posix()
+            errors[name] = ModelError.at(rel, None, f"dependency cycle {text}; break the cycle")
         rest = {k: v for k, v in models.items() if k not in cycle}
         sub = plan(
             ws,
@@ -364,6 +253,12 @@ def plan(ws: Workspace, models: dict[str, Model], bronze_tables: set[str]) -> Gr
         order = sub.order + cycle
         errors = {**sub.errors, **errors}
     return Graph(models, order, errors)
+
+
+def line_naming(source: str, name: str) -> int | None:
+    """The first line of a model's source that names `name` (case-insensitive), if one does."""
+    needle = name.lower()
+    return next((n for n, text in enumerate(source.splitlines(), 1) if needle in text.lower()), None)
 
 
 def select(graph: Graph, selectors: list[str]) -> set[str]:

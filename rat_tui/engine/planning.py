@@ -4,6 +4,8 @@ A model is up to date when its fingerprint (SQL, settings, checks, upstream fing
 versions of the tables it reads are those of its last good build: putting a broken model's last
 good SQL back makes it up to date again, whatever failed in between. Otherwise it is stale and a
 run builds it (from its new input rows alone when it is incremental and only appends happened).
+When only its checks changed (the fingerprint's checks part), a run re-checks the published
+table instead, and nothing downstream is rebuilt for it.
 `predict` says what the next `rat run` will do with every model, so that `rat status` never
 disagrees with it: up to date, stale, failing as its last attempt at this very SQL and these
 inputs did, or skipped behind such a failure.
@@ -15,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
+from rat_tui.engine.errors import Where
 from rat_tui.engine.states import FAILING, BuildState
 
 if TYPE_CHECKING:
     from rat_tui.engine.models import Graph, Model
+    from rat_tui.engine.records import Fingerprint
     from rat_tui.engine.state import State
     from rat_tui.engine.workspace import Workspace
 
@@ -30,7 +34,7 @@ FAILED, CHECK_FAILED, SKIPPED, ERROR = BuildState.FAILED, BuildState.CHECK_FAILE
 class Plan:
     """How one model is built this run."""
 
-    action: str  # skip | full | incremental
+    action: str  # skip | check (its checks alone changed: re-check the published table) | full | incremental
     new_files: list[str] = field(default_factory=list)  # the incremental input's appended files
     prior_input_version: int | None = None
 
@@ -41,6 +45,7 @@ class Prediction:
 
     state: BuildState
     detail: str  # "up to date, matches version 3", the error, why it is stale or skipped
+    where: Where | None = None  # the file, line and check a failing model's error points at
 
 
 class Planner:
@@ -63,12 +68,14 @@ class Planner:
             out[dep] = -1 if version is None else version
         return out
 
-    def plan(self, model: Model, fingerprint: str, inputs: dict[str, int], prior: dict | None, force: bool) -> Plan:
+    def plan(
+        self, model: Model, fingerprint: Fingerprint, inputs: dict[str, int], prior: dict | None, force: bool
+    ) -> Plan:
         table_version = lake.data_version(self.ws.table_path(model.name))  # a vacuum of it is no change
         exists = model.materialized == "view" or table_version is not None
         same_model = (
             prior is not None
-            and prior["fingerprint"] == fingerprint
+            and prior["fingerprint"] == fingerprint.data
             and prior["materialized"] == model.materialized
             and exists
         )
@@ -76,7 +83,7 @@ class Planner:
             return Plan("full")
         assert prior is not None
         if prior["inputs"] == inputs:
-            return Plan("skip")
+            return Plan("skip") if prior.get("checks_fingerprint") == fingerprint.checks else Plan("check")
         if model.materialized != "incremental" or prior.get("table_version") != table_version:
             return Plan("full")  # not incremental, or the table changed outside a build (a rollback)
         source = model.incremental_input
@@ -108,13 +115,15 @@ class Planner:
         waiting = waiting or {}
         states = self.state.all_model_states()
         attempts = self.state.last_attempts()
-        fingerprints: dict[str, str] = {}
+        fingerprints: dict[str, Fingerprint] = {}
+        rechecked: set[str] = set()  # models a run re-checks without rebuilding them
         out: dict[str, Prediction] = {}
         for name in graph.order:
             model = graph.models[name]
             fingerprints[name] = model.fingerprint(fingerprints)
             if name in graph.errors:
-                out[name] = Prediction(ERROR, graph.errors[name])
+                bad = graph.errors[name]
+                out[name] = Prediction(ERROR, str(bad), bad.where)
                 continue
             blocker = next((d for d in model.depends_on if d in out and out[d].state in (*FAILING, SKIPPED)), None)
             if blocker is not None:
@@ -130,7 +139,10 @@ class Planner:
                 rebuilt = [
                     d
                     for d in model.depends_on
-                    if d in out and out[d].state in (STALE, NEVER_BUILT) and graph.models[d].materialized != "view"
+                    if d in out
+                    and out[d].state in (STALE, NEVER_BUILT)
+                    and graph.models[d].materialized != "view"
+                    and d not in rechecked
                 ]
                 if feeding or rebuilt:
                     why = (
@@ -149,8 +161,15 @@ class Planner:
                 continue
             last = attempts.get(name) or {}
             failing = last.get("status") in (FAILED, CHECK_FAILED)
-            if failing and last["fingerprint"] == fingerprints[name] and last["inputs"] == inputs:
-                out[name] = Prediction(last["status"], last["error"] or "its last build failed")
+            if failing and last["fingerprint"] == fingerprints[name].key and last["inputs"] == inputs:
+                where = Where(last["error_file"], last["error_line"], last["error_check"])
+                out[name] = Prediction(last["status"], last["error"] or "its last build failed", where)
+                continue
+            if plan.action == "check":
+                rechecked.add(name)
+                rel = model.path.relative_to(self.ws.root).as_posix()
+                why = f"the checks of {rel} changed since its last build: the next run re-checks it (no rebuild)"
+                out[name] = Prediction(STALE, why)
                 continue
             out[name] = _stale(model, prior, fingerprints[name], inputs, self.ws)
         return out
@@ -172,12 +191,12 @@ def _failed_words(state: BuildState) -> str:
 
 
 def _stale(
-    model: Model, prior: dict[str, Any] | None, fingerprint: str, inputs: dict[str, int], ws: Workspace
+    model: Model, prior: dict[str, Any] | None, fingerprint: Fingerprint, inputs: dict[str, int], ws: Workspace
 ) -> Prediction:
     rel = model.path.relative_to(ws.root).as_posix()
     if prior is None:
         return Prediction(NEVER_BUILT, "never built: the next run builds it")
-    if prior["fingerprint"] != fingerprint or prior["materialized"] != model.materialized:
+    if prior["fingerprint"] != fingerprint.data or prior["materialized"] != model.materialized:
         return Prediction(STALE, f"{rel} or a model it reads changed since its last build: the next run builds it")
     changed = [f"{t} {prior['inputs'].get(t, '-')} -> {v}" for t, v in inputs.items() if prior["inputs"].get(t) != v]
     if changed:

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from rat_tui.engine.clock import now_iso
+from rat_tui.engine.errors import Where
 from rat_tui.engine.landing_records import LandingRecords
+from rat_tui.engine.records import CheckRecord, Fingerprint, ModelBuild, PullRecord, QueryRecord, RunRecord
 from rat_tui.engine.request_queue import RequestQueue
 from rat_tui.engine.state_schema import ADDED_COLUMNS, SCHEMA
 
@@ -101,9 +103,10 @@ class State(RequestQueue, LandingRecords):
                 (now_iso(), error),
             )
 
-    def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+    def recent_runs(self, limit: int = 10) -> list[RunRecord]:
+        """The newest runs first."""
         rows = self.db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT ?", (limit,)).fetchall()
-        return [dict(r) for r in rows]
+        return [RunRecord.from_row(r) for r in rows]
 
     # Model builds.
     def record_model_run(
@@ -118,12 +121,16 @@ class State(RequestQueue, LandingRecords):
         mode: str | None = None,
         rows_in: int | None = None,
         attempt: tuple[str, dict[str, int]] | None = None,
+        where: Where | None = None,
     ) -> None:
-        """One build of a model; `attempt` is the (fingerprint, input versions) it built or tried."""
+        """One build of a model; `attempt` is the (fingerprint, input versions) it built or tried,
+        `where` the file, line and check its error points at."""
         fingerprint, inputs = attempt if attempt is not None else (None, None)
+        where = where or Where()
         self.db.execute(
             "INSERT OR REPLACE INTO model_runs (run_id, model, started_at, finished_at, status, rows_out, version,"
-            " error, mode, rows_in, fingerprint, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " error, mode, rows_in, fingerprint, inputs, error_file, error_line, error_check)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 model,
@@ -137,6 +144,9 @@ class State(RequestQueue, LandingRecords):
                 rows_in,
                 fingerprint,
                 None if inputs is None else json.dumps(inputs, sort_keys=True),
+                where.file,
+                where.line,
+                where.check,
             ),
         )
 
@@ -159,15 +169,19 @@ class State(RequestQueue, LandingRecords):
                 ],
             )
 
-    def model_runs_of(self, run_id: str) -> list[dict[str, Any]]:
+    def run(self, run_id: str) -> RunRecord | None:
+        row = self.db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else RunRecord.from_row(row)
+
+    def model_runs_of(self, run_id: str) -> list[ModelBuild]:
         """Every model build of one run, in the order they started."""
         rows = self.db.execute("SELECT * FROM model_runs WHERE run_id = ? ORDER BY started_at", (run_id,))
-        return [dict(r) for r in rows.fetchall()]
+        return [ModelBuild.from_row(r) for r in rows.fetchall()]
 
-    def check_results(self, run_id: str, model: str | None = None) -> list[dict[str, Any]]:
+    def check_results(self, run_id: str, model: str | None = None) -> list[CheckRecord]:
         sql = "SELECT * FROM check_results WHERE run_id = ?" + (" AND model = ?" if model else "")
         rows = self.db.execute(sql, (run_id, model) if model else (run_id,)).fetchall()
-        return [{**dict(r), "sample": json.loads(r["sample"] or "[]")} for r in rows]
+        return [CheckRecord.from_row({**dict(r), "sample": json.loads(r["sample"] or "[]")}) for r in rows]
 
     def last_model_runs(self) -> dict[str, dict[str, Any]]:
         """The newest build record per model (skips included)."""
@@ -203,24 +217,32 @@ class State(RequestQueue, LandingRecords):
     def set_model_state(
         self,
         model: str,
-        fingerprint: str,
+        fingerprint: Fingerprint,
         inputs: dict[str, int],
         materialized: str,
         view_sql: str | None,
         run_id: str,
         table_version: int | None = None,
+        rebuilt: bool = True,
     ) -> None:
+        """A model's last good build; `rebuilt` False for a re-check, which keeps when it was built."""
+        built_at = now_iso()
+        if not rebuilt:
+            row = self.db.execute("SELECT built_at FROM model_state WHERE model = ?", (model,)).fetchone()
+            built_at = row["built_at"] if row is not None else built_at
         self.db.execute(
-            "INSERT OR REPLACE INTO model_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO model_state (model, fingerprint, inputs, materialized, view_sql, built_at,"
+            " run_id, table_version, checks_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 model,
-                fingerprint,
+                fingerprint.data,
                 json.dumps(inputs, sort_keys=True),
                 materialized,
                 view_sql,
-                now_iso(),
+                built_at,
                 run_id,
                 table_version,
+                fingerprint.checks,
             ),
         )
 
@@ -242,13 +264,13 @@ class State(RequestQueue, LandingRecords):
             (source, run_id, started_at, now_iso(), status, records, pages, file, error),
         )
 
-    def last_pulls(self) -> dict[str, dict[str, Any]]:
+    def last_pulls(self) -> dict[str, PullRecord]:
         """The newest pull of each source."""
         rows = self.db.execute(
             "SELECT p.* FROM source_pulls p JOIN (SELECT source, max(id) AS id FROM source_pulls GROUP BY source)"
             " USING (source, id)"
         ).fetchall()
-        return {r["source"]: dict(r) for r in rows}
+        return {r["source"]: PullRecord.from_row(r) for r in rows}
 
     # The workbench's query history.
     def record_query(self, sql: str, rows: int | None, seconds: float, error: str | None) -> None:
@@ -257,9 +279,9 @@ class State(RequestQueue, LandingRecords):
             (now_iso(), sql, rows, seconds, error),
         )
 
-    def query_history(self, limit: int = 500) -> list[dict[str, Any]]:
+    def query_history(self, limit: int = 500) -> list[QueryRecord]:
         rows = self.db.execute("SELECT * FROM queries ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [dict(r) for r in rows]
+        return [QueryRecord.from_row(r) for r in rows]
 
     def transaction(self) -> _Tx:
         return _Tx(self.db, self.timeout)

@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS model_runs (
     rows_in INTEGER,                -- rows read: the inputs', or only the new rows when incremental
     fingerprint TEXT,               -- the model's fingerprint this build tried
     inputs TEXT,                    -- JSON {table: version} it read
+    error_file TEXT,                -- where its error points: a file relative to the workspace,
+    error_line INTEGER,             -- a line of it,
+    error_check TEXT,               -- the check that failed
     PRIMARY KEY (run_id, model)
 );
 CREATE TABLE IF NOT EXISTS check_results (
@@ -47,7 +50,8 @@ CREATE TABLE IF NOT EXISTS model_state (
     view_sql TEXT,                  -- for views: the SQL the session defines
     built_at TEXT NOT NULL,
     run_id TEXT NOT NULL,
-    table_version INTEGER           -- the table's version this build published
+    table_version INTEGER,          -- the table's version this build published
+    checks_fingerprint TEXT         -- the checks that version passed (fingerprint: the rest)
 );
 CREATE TABLE IF NOT EXISTS ingested_files (
     table_name TEXT NOT NULL,
@@ -136,4 +140,8 @@ ADDED_COLUMNS = (
     ("requests", "result", "TEXT"),
     ("model_runs", "fingerprint", "TEXT"),
     ("model_runs", "inputs", "TEXT"),
+    ("model_state", "checks_fingerprint", "TEXT"),
+    ("model_runs", "error_file", "TEXT"),
+    ("model_runs", "error_line", "INTEGER"),
+    ("model_runs", "error_check", "TEXT"),
 )

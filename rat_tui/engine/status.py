@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import lake
+from rat_tui.engine.errors import Where
+from rat_tui.engine.records import RunRecord, SourceStatus
 from rat_tui.engine.state import seconds_between
 from rat_tui.engine.states import ATTENTION, BuildState
 
@@ -52,6 +54,7 @@ class TableStatus:
     warnings: list[str] | None = None  # model settings rat does not read
     last_run: LastRun | None = None
     error: str | None = None  # the detail, when the state needs attention
+    error_at: Where | None = None  # the file, line and check that error points at (not in the JSON)
 
 
 @dataclass
@@ -84,8 +87,8 @@ class WorkspaceStatus:
     workspace: str
     root: str
     tables: list[TableStatus]
-    runs: list[dict[str, Any]]
-    sources: list[dict[str, Any]]
+    runs: list[RunRecord]
+    sources: list[SourceStatus]
     schema_changes: list[SchemaChangeSeen] = field(default_factory=list)
     quarantine: list[QuarantinedFile] = field(default_factory=list)
 
@@ -96,6 +99,7 @@ class WorkspaceStatus:
         """`rat status --json`: a table's optional keys appear only when they hold something."""
         out = asdict(self)
         for t in out["tables"]:
+            del t["error_at"]  # the faces' field: the JSON keeps the error's text as it always had
             for key in _OPTIONAL:
                 if t[key] is None:
                     del t[key]
@@ -164,6 +168,7 @@ def workspace_status(ws: Workspace, state: State) -> WorkspaceStatus:
             )
         if table_state in ATTENTION and detail:
             entry.error = detail
+            entry.error_at = predictions[name].where if model is not None else None
         tables.append(entry)
     return WorkspaceStatus(
         workspace=ws.settings.name,
@@ -211,25 +216,13 @@ def waiting_tables(ws: Workspace, state: State) -> dict[str, int]:
     return out
 
 
-def sources_status(ws: Workspace, state: State) -> list[dict[str, Any]]:
-    """Each source of rat.toml with its last pull: the URL as configured without its query,
-    never a resolved value."""
+def sources_status(ws: Workspace, state: State) -> list[SourceStatus]:
+    """Each source of rat.toml with its last pull."""
     last = state.last_pulls()
-    keys = ("started_at", "finished_at", "status", "records", "pages", "file", "error")
-    out: list[dict[str, Any]] = []
-    for name, source in ws.settings.sources.items():
-        pull = last.get(name)
-        out.append(
-            {
-                "name": name,
-                "type": source.type,
-                "url": source.display_url,
-                "table": source.table,
-                "every": source.every_text,
-                "last_pull": None if pull is None else {k: pull[k] for k in keys},
-            }
-        )
-    return out
+    return [
+        SourceStatus(name, source.type, source.display_url, source.table, source.every_text, last.get(name))
+        for name, source in ws.settings.sources.items()
+    ]
 
 
 def problems(status: WorkspaceStatus) -> list[str]:
@@ -242,7 +235,6 @@ def problems(status: WorkspaceStatus) -> list[str]:
     for q in status.quarantine:
         out.append(f"landing/{q.path} is in quarantine ({q.moved_to}): {q.reason}")
     for s in status.sources:
-        pull = s.get("last_pull")
-        if pull is not None and pull["status"] == "failed":
-            out.append(f"source {s['name']} failed its last pull: {pull['error']}")
+        if s.last_pull is not None and s.last_pull.status == "failed":
+            out.append(f"source {s.name} failed its last pull: {s.last_pull.error}")
     return out

@@ -274,7 +274,7 @@ class Follower:
         self.engine = engine
         self._lake = lake
         self._versions = self._current_versions()
-        self._runs = {r["run_id"]: r["status"] for r in engine.state.recent_runs(50)}
+        self._runs = {r.run_id: r.status for r in engine.state.recent_runs(50)}
 
     def _current_versions(self) -> dict[str, int | None]:
         ws = self.engine.ws
@@ -288,9 +288,9 @@ class Follower:
                 events.append(TableChanged(name, version))
         self._versions = versions
         for run in reversed(self.engine.state.recent_runs(50)):
-            if self._runs.get(run["run_id"]) != run["status"]:
-                self._runs[run["run_id"]] = run["status"]
-                events.append(RunSeen(run["run_id"], run["status"]))
+            if self._runs.get(run.run_id) != run.status:
+                self._runs[run.run_id] = run.status
+                events.append(RunSeen(run.run_id, run.status))
         for event in events:
             self.engine.events.emit(event)
         return events

@@ -1,8 +1,7 @@
-"""A failed model's error next to its source, the line the error names marked; `o` opens the file."""
+"""A failed model's error next to its source, the line the engine says it points at marked; `o` opens the file."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -12,16 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
-_WHERE = re.compile(r"^(?P<file>models/[^:]+\.(?:sql|py))(?::(?P<line>\d+))?:")
-
-
-def error_location(model_file: str | None, error: str) -> tuple[str | None, int | None]:
-    """(the model's file relative to the workspace, the error's line): from the engine's error text
-    when it names them, else the model's file as `rat status` gives it."""
-    m = _WHERE.match(error)
-    if m:
-        return m.group("file"), int(m.group("line")) if m.group("line") else None
-    return model_file, None
+from rat_tui.engine import BuildState, TableStatus
 
 
 class ErrorScreen(ModalScreen[tuple[str, int] | None]):
@@ -38,21 +28,21 @@ class ErrorScreen(ModalScreen[tuple[str, int] | None]):
     ErrorScreen TextArea { height: 1fr; }
     """
 
-    def __init__(self, root: Path, model: str, error: str, model_file: str | None) -> None:
+    def __init__(self, root: Path, table: TableStatus) -> None:
         super().__init__()
-        self.model = model
-        self.error = error
-        self.file, self.line = error_location(model_file, error)
+        where = table.error_at
+        self.model = table.name
+        self.error = table.error or ""
+        # The engine says where the error points (file, line, check); else the model's own file.
+        self.file = where.file if where and where.file else table.model
+        self.line = where.line if where else None
         self.source = ""
         if self.file:
             try:
                 self.source = (root / self.file).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 self.file = None
-        check = re.match(r"check (\w+)\(", error)
-        if check and self.line is None:
-            # A failed check points at where the header declares it (or where the SQL names it).
-            self.line = next((n for n, text in enumerate(self.source.splitlines(), 1) if check.group(1) in text), None)
+        if table.state == BuildState.CHECK_FAILED:
             self.error += "\n\nf5 (runs) lists the failing rows of each check."
 
     def compose(self) -> ComposeResult:

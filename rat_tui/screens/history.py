@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.markup import escape
 from textual import on
@@ -12,6 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
+
+from rat_tui.engine import QueryRecord
 
 
 class HistoryScreen(ModalScreen[str | None]):
@@ -24,7 +26,7 @@ class HistoryScreen(ModalScreen[str | None]):
     HistoryScreen OptionList { height: 1fr; }
     """
 
-    def __init__(self, entries: list[dict[str, Any]]) -> None:
+    def __init__(self, entries: list[QueryRecord]) -> None:
         super().__init__()
         self.entries = entries
 
@@ -41,12 +43,12 @@ class HistoryScreen(ModalScreen[str | None]):
         options = self.query_one(OptionList)
         options.clear_options()
         for e in self.entries:
-            if needle.lower() not in e["sql"].lower():
+            if needle.lower() not in e.sql.lower():
                 continue
-            outcome = f"error: {e['error']}" if e["error"] else f"{e['rows']:,} rows"
-            sql = " ".join(e["sql"].split())
-            label = f"[dim]{e['at'][:19].replace('T', ' ')}  {e['seconds'] * 1000:,.0f} ms  {escape(outcome)}[/dim]\n{escape(sql[:200])}"
-            options.add_option(Option(label, id=str(e["id"])))
+            outcome = f"error: {e.error}" if e.error else f"{e.rows or 0:,} rows"
+            sql = " ".join(e.sql.split())
+            label = f"[dim]{e.at[:19].replace('T', ' ')}  {e.seconds * 1000:,.0f} ms  {escape(outcome)}[/dim]\n{escape(sql[:200])}"
+            options.add_option(Option(label, id=str(e.id)))
         if options.option_count:
             options.highlighted = 0
 
@@ -65,8 +67,8 @@ class HistoryScreen(ModalScreen[str | None]):
         self._choose(event.option.id)
 
     def _choose(self, option_id: str | None) -> None:
-        chosen = next((e for e in self.entries if str(e["id"]) == option_id), None)
-        self.dismiss(chosen["sql"] if chosen else None)
+        chosen = next((e for e in self.entries if str(e.id) == option_id), None)
+        self.dismiss(chosen.sql if chosen else None)
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -95,14 +95,13 @@ class LineageScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
-        from rat_tui.engine import lake
-        from rat_tui.engine.models import discover
+        from rat_tui.engine import Engine
 
-        models = discover(self.workspace)
-        tables = sorted(
-            set(lake.list_tables(self.workspace)) | set(models), key=lambda n: (LAYERS.index(n.split(".")[0]), n)
-        )
-        edges = sorted({(dep, m.name) for m in models.values() for dep in m.depends_on})
+        engine = Engine(self.workspace)
+        try:
+            tables, edges = engine.lineage_graph()
+        finally:
+            engine.close()
         self.post_message(GraphLoaded(tables, edges))
 
     @on(GraphLoaded)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,13 +12,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from rat_tui.engine import BuildState
+from rat_tui.engine import BuildState, RunDetails, RunRecord
 from rat_tui.engine.state import seconds_between
 from rat_tui.engine.workspace import Workspace
 
 
 class RunsLoaded(Message):
-    def __init__(self, runs: list[dict[str, Any]], details: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, runs: list[RunRecord], details: dict[str, RunDetails]) -> None:
         self.runs = runs
         self.details = details
         super().__init__()
@@ -42,7 +42,7 @@ class RunsScreen(Screen[None]):
     def __init__(self, workspace: Workspace) -> None:
         super().__init__()
         self.workspace = workspace
-        self.details: dict[str, dict[str, Any]] = {}
+        self.details: dict[str, RunDetails] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -61,10 +61,8 @@ class RunsScreen(Screen[None]):
 
         engine = Engine(self.workspace)
         try:
-            runs = engine.state.recent_runs(100)
-            details = {}
-            for run in runs[:30]:
-                details[run["run_id"]] = engine.run_details(run["run_id"])
+            runs = engine.recent_runs(100)
+            details = {run.run_id: engine.run_details(run.run_id) for run in runs[:30]}
         finally:
             engine.close()
         self.post_message(RunsLoaded(runs, details))
@@ -76,19 +74,19 @@ class RunsScreen(Screen[None]):
         grid.add_columns("run", "command", "status", "took", "files", "built", "failed")
         for r in message.runs:
             grid.add_row(
-                r["run_id"],
-                r["command"] or "",
-                r["status"],
-                _seconds(r["started_at"], r["finished_at"]),
-                str(r["files_ingested"] or 0),
-                str(r["models_built"] or 0),
-                str(r["models_failed"] or 0),
-                key=r["run_id"],
+                r.run_id,
+                r.command or "",
+                r.status,
+                _seconds(r.started_at, r.finished_at),
+                str(r.files_ingested or 0),
+                str(r.models_built or 0),
+                str(r.models_failed or 0),
+                key=r.run_id,
             )
         models = self.query_one("#run-models", DataTable)
         models.add_columns("model", "status", "mode", "took", "rows in", "rows out", "version")
         if message.runs:
-            self.show_run(message.runs[0]["run_id"])
+            self.show_run(message.runs[0].run_id)
 
     @on(DataTable.RowHighlighted, "#runs-grid")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -96,25 +94,26 @@ class RunsScreen(Screen[None]):
             self.show_run(str(event.row_key.value))
 
     def show_run(self, run_id: str) -> None:
-        detail = self.details.get(run_id, {"models": [], "checks": []})
+        detail = self.details.get(run_id, RunDetails(None, [], []))
         models = self.query_one("#run-models", DataTable)
         models.clear()
-        for m in detail["models"]:
+        for m in detail.models:
             models.add_row(
-                m["model"],
-                m["status"],
-                m.get("mode") or "",
-                _seconds(m["started_at"], m["finished_at"]),
-                f"{m['rows_in']:,}" if m.get("rows_in") is not None else "",
-                f"{m['rows_out']:,}" if m.get("rows_out") is not None else "",
-                str(m["version"]) if m["version"] is not None else "",
+                m.model,
+                m.status,
+                m.mode or "",
+                _seconds(m.started_at, m.finished_at),
+                f"{m.rows_in:,}" if m.rows_in is not None else "",
+                f"{m.rows_out:,}" if m.rows_out is not None else "",
+                str(m.version) if m.version is not None else "",
             )
         lines = []
-        for m in detail["models"]:
-            if m["status"] in (BuildState.FAILED, BuildState.CHECK_FAILED) and m.get("error"):
-                lines.append(f"{m['model']}: {m['error']}")
-        for c in detail["checks"]:
-            if c["status"] != "pass":
-                lines.append(f"{c['model']}: check {c['name']} ({c['severity']}) {c['status']}: {c['failing']:,} rows")
-                lines += [f"    {json.dumps(row, default=str)}" for row in c["sample"][:5]]
+        failed_models = [m for m in detail.models if m.status in (BuildState.FAILED, BuildState.CHECK_FAILED)]
+        lines += [f"{m.model}: {m.error}" for m in failed_models if m.error]
+        if detail.run is not None and detail.run.error and not failed_models:
+            lines.append(detail.run.error)  # the run failed on its own (a source, the disk), not in a model
+        for c in detail.checks:
+            if c.status != "pass":
+                lines.append(f"{c.model}: check {c.name} ({c.severity}) {c.status}: {c.failing:,} rows")
+                lines += [f"    {json.dumps(row, default=str)}" for row in c.sample[:5]]
         self.query_one("#run-problems", Static).update("\n".join(lines) or "no errors, every check passed")

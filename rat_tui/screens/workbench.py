@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from rat_tui.actions import bindings
+from rat_tui.engine import QueryRecord
 from rat_tui.engine.results import ExportRun, QueryRun
 from rat_tui.messages import CatalogLoaded, EngineEvent, Exported, LakeLoaded, QueryCounted, QueryDone, QueryFailed
 from rat_tui.screens.workbench_actions import WorkbenchActions
@@ -181,7 +182,7 @@ class WorkbenchScreen(WorkbenchActions):
     def _lake(self, message: LakeLoaded) -> None:
         self.completer.set_tables(message.columns)
         self.query_one(LakeTree).update_tables(message.tables, message.columns)
-        models = {t["name"]: t for t in message.tables if t["layer"] != "bronze"}
+        models = {t.name: t for t in message.tables if t.layer != "bronze"}
         self.query_one(PipelinePanel).set_models(models)
 
     # The pipeline panel and the lake tree.
@@ -203,9 +204,8 @@ class WorkbenchScreen(WorkbenchActions):
     def _show_error(self, message: PipelinePanel.ShowError) -> None:
         from rat_tui.screens.error import ErrorScreen
 
-        table = self.query_one(LakeTree).tables.get(message.model, {})
-        error = table.get("error")
-        if not error:
+        table = self.query_one(LakeTree).tables.get(message.model)
+        if table is None or not table.error:
             self.notify(f"{message.model} has no error", markup=False)
             return
 
@@ -213,7 +213,7 @@ class WorkbenchScreen(WorkbenchActions):
             if where:
                 self.open_in_tab(self.workspace.root / where[0], where[1])
 
-        self.app.push_screen(ErrorScreen(self.workspace.root, message.model, error, table.get("model")), chosen)
+        self.app.push_screen(ErrorScreen(self.workspace.root, table), chosen)
 
     @on(LakeTree.Open)
     def _open_table(self, message: LakeTree.Open) -> None:
@@ -241,12 +241,12 @@ class WorkbenchScreen(WorkbenchActions):
     def action_history(self) -> None:
         engine = self._engine()
         try:
-            entries = engine.state.query_history()
+            entries = engine.query_history()
         finally:
             engine.close()
         self.app.call_from_thread(self._show_history, entries)
 
-    def _show_history(self, entries: list[dict[str, Any]]) -> None:
+    def _show_history(self, entries: list[QueryRecord]) -> None:
         from rat_tui.screens.history import HistoryScreen
 
         def chosen(sql: str | None) -> None:

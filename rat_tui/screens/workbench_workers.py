@@ -53,7 +53,7 @@ class WorkbenchWorkers(Screen[None]):
         self._lake_signature = signature
         columns = {t.name: [(c[0], c[1]) for c in t.columns] for t in status.tables}
         # The widgets take the tables as `rat status --json` gives them (plain values, any thread).
-        self.post_message(LakeLoaded(status.to_json()["tables"], columns))
+        self.post_message(LakeLoaded(status.tables, columns))
 
     @work(thread=True, group="catalog", exit_on_error=False)
     def load_catalog(self) -> None:
@@ -93,18 +93,16 @@ class WorkbenchWorkers(Screen[None]):
                 self.post_message(QueryFailed(run, outcome.error))
             elif outcome.total is None or outcome.total >= run.limit:
                 self.post_message(QueryCounted(run, outcome.total, outcome.seconds))
-            engine.state.record_query(run.sql, outcome.rows, outcome.seconds, outcome.error)
+            engine.record_query(run.sql, outcome.rows, outcome.seconds, outcome.error)
         finally:
             engine.close()
 
     @work(thread=True, group="requests", exit_on_error=False)
     def request_run(self, selectors: list[str] | None = None, full_refresh: bool = False) -> None:
         """Runs go to the writer (this app's watcher, or the process holding the lock)."""
-        import os
-
         engine = self._engine()
         try:
-            engine.state.add_request(list(selectors or []), full_refresh, os.getpid())
+            engine.request_run(list(selectors or []), full_refresh)
         finally:
             engine.close()
         self.notice_writer()

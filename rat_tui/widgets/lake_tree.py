@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import Tree
 
 from rat_tui.actions import bindings
-from rat_tui.engine import LAYERS, BuildState
+from rat_tui.engine import LAYERS, BuildState, TableStatus
 
 
 def age(built_at: str | None, now: float) -> str:
@@ -63,32 +63,32 @@ class LakeTree(Tree[str]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("lake", **kwargs)
         self.show_root = False
-        self.tables: dict[str, dict[str, Any]] = {}
+        self.tables: dict[str, TableStatus] = {}
         self.columns: dict[str, list[tuple[str, str]]] = {}
         self.clock: Callable[[], float] = time.time  # what "now" is for the tables' ages
 
-    def update_tables(self, tables: list[dict[str, Any]], columns: dict[str, list[tuple[str, str]]]) -> None:
-        """Rebuild the tree from `rat status`-like table entries, keeping which layers are open."""
+    def update_tables(self, tables: list[TableStatus], columns: dict[str, list[tuple[str, str]]]) -> None:
+        """Rebuild the tree from `rat status`'s tables, keeping which layers are open."""
         opened = {n.data for n in self.root.children if n.is_expanded} or set(LAYERS)
         self.clear()
-        self.tables = {t["name"]: t for t in tables}
+        self.tables = {t.name: t for t in tables}
         self.columns = columns
         now = self.clock()
         for layer in LAYERS:
             node = self.root.add(layer, data=layer, expand=layer in opened)
             for t in tables:
-                if t["layer"] != layer:
+                if t.layer != layer:
                     continue
-                table_node = node.add(self._label(t, now), data=t["name"])
-                for col, kind in columns.get(t["name"], []):
-                    table_node.add_leaf(f"{escape(col)} [dim]{escape(kind)}[/dim]", data=f"{t['name']}.{col}")
+                table_node = node.add(self._label(t, now), data=t.name)
+                for col, kind in columns.get(t.name, []):
+                    table_node.add_leaf(f"{escape(col)} [dim]{escape(kind)}[/dim]", data=f"{t.name}.{col}")
 
     @staticmethod
-    def _label(t: dict[str, Any], now: float) -> str:
-        rows = f"{t['rows']:,}" if t.get("rows") is not None else "-"
-        icon = STATE_ICONS.get(t.get("state", ""), "·")
-        built = age(t.get("built_at"), now)
-        return f"{icon} {escape(t['name'].split('.', 1)[1])}  {rows}" + (f" [dim]{built}[/dim]" if built else "")
+    def _label(t: TableStatus, now: float) -> str:
+        rows = f"{t.rows:,}" if t.rows is not None else "-"
+        icon = STATE_ICONS.get(t.state, "·")
+        built = age(t.built_at, now)
+        return f"{icon} {escape(t.name.split('.', 1)[1])}  {rows}" + (f" [dim]{built}[/dim]" if built else "")
 
     def on_mount(self) -> None:
         self.set_interval(30, self.refresh_ages)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar
 
 from rat_tui.actions import bindings
-from rat_tui.engine import MODEL_LAYERS, BuildState
+from rat_tui.engine import MODEL_LAYERS, BuildState, TableStatus
 
 SHOW_AFTER = 0.5  # seconds a run must last before its progress bar shows: quick runs do not flicker
 
@@ -140,15 +140,15 @@ class PipelinePanel(DataTable[str]):
         """The state shown for a model, as a word: ok, failed, check failed, running, queued ..."""
         return self._models.get(model, ("",))[0]
 
-    def set_models(self, models: dict[str, dict[str, Any]]) -> None:
-        """Rows from `rat status` entries of silver and gold tables, grouped under their layer."""
+    def set_models(self, models: dict[str, TableStatus]) -> None:
+        """Rows from `rat status`'s silver and gold tables, grouped under their layer."""
         for name, t in models.items():
-            run = t.get("last_run") or {}
-            state = str(t.get("state") or "idle").replace("_", " ")
+            state = str(t.state or "idle").replace("_", " ")
             if name in self._started:
                 state = "running"
-            took = _seconds(run["seconds"]) if run.get("seconds") is not None else ""
-            self._models[name] = (state, took, _rows(t.get("rows")))
+            seconds = t.last_run.seconds if t.last_run is not None else None
+            took = _seconds(seconds) if seconds is not None else ""
+            self._models[name] = (state, took, _rows(t.rows))
         gone = [m for m in self._models if m not in models and m not in self._started]
         for m in gone:  # a model whose file was deleted
             del self._models[m]

@@ -85,8 +85,8 @@ def due_sources(ws: Workspace, state: State, now: datetime | None = None) -> tup
         if row is None:
             due.append(name)
             continue
-        interval = source.every if row["status"] != "failed" else min(source.every, RETRY_FAILED_SECONDS)
-        elapsed = (now - datetime.fromisoformat(row["started_at"])).total_seconds()
+        interval = source.every if row.status != "failed" else min(source.every, RETRY_FAILED_SECONDS)
+        elapsed = (now - datetime.fromisoformat(row.started_at)).total_seconds()
         if elapsed >= interval:
             due.append(name)
         else:

@@ -1,0 +1,121 @@
+"""Typed rows of `.rat/state.sqlite`: a run, a model's build, a check's result, a source's pull, a
+model's fingerprint. State builds them; `rat status --json` prints them with `dataclasses.asdict`,
+in the table's column order."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple, Self
+
+
+class _Row:
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | dict[str, Any]) -> Self:
+        """The record of a row holding (at least) its fields' columns."""
+        return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass
+class RunRecord(_Row):
+    """One `rat run` (or watch cycle, or handed-over request): what it did and how it ended."""
+
+    run_id: str
+    started_at: str
+    finished_at: str | None
+    status: str  # running | ok | failed | noop
+    command: str | None
+    files_ingested: int | None
+    files_quarantined: int | None
+    models_built: int | None
+    models_failed: int | None
+    error: str | None
+
+
+@dataclass
+class PullRecord(_Row):
+    """A source's pull: when, how it went, what it landed (its error redacted of secrets)."""
+
+    started_at: str
+    finished_at: str
+    status: str  # ok | empty | failed
+    records: int
+    pages: int
+    file: str | None  # the landing file written, relative to landing/
+    error: str | None
+
+
+@dataclass
+class SourceStatus:
+    """A source of rat.toml: its URL as configured without the query, never a resolved value."""
+
+    name: str
+    type: str
+    url: str
+    table: str
+    every: str
+    last_pull: PullRecord | None
+
+
+@dataclass
+class ModelBuild(_Row):
+    """One model's build in a run: how it went, the rows it read and wrote, the version it made."""
+
+    model: str
+    started_at: str
+    finished_at: str | None
+    status: str  # ok | failed | check_failed | skipped
+    rows_out: int | None
+    version: int | None
+    error: str | None
+    mode: str | None  # full | incremental | checks
+    rows_in: int | None
+    error_file: str | None
+    error_line: int | None
+    error_check: str | None
+
+
+@dataclass
+class CheckRecord(_Row):
+    """One check's result in a run, with a few of its failing rows."""
+
+    model: str
+    name: str
+    severity: str  # error | warn
+    status: str  # pass | fail | error
+    failing: int
+    sample: list[dict[str, Any]]
+    message: str | None
+
+
+@dataclass
+class RunDetails:
+    """A run with its model builds (in the order they started) and its check results."""
+
+    run: RunRecord | None
+    models: list[ModelBuild]
+    checks: list[CheckRecord]
+
+
+class Fingerprint(NamedTuple):
+    """What a model's build depends on (`data`) and what its checks are (`checks`)."""
+
+    data: str
+    checks: str
+
+    @property
+    def key(self) -> str:
+        """Both parts in one string: what a build attempt records."""
+        return f"{self.data}/{self.checks}"
+
+
+@dataclass
+class QueryRecord(_Row):
+    """A query the workbench ran: when, how long, how many rows or the error."""
+
+    id: int
+    at: str
+    sql: str
+    rows: int | None
+    seconds: float
+    error: str | None
