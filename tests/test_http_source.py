@@ -125,7 +125,7 @@ def test_pull_lands_one_ndjson_file_that_ingests_into_bronze_with_lineage(
     )
     assert row["run_id"] == report.run_id
     [source] = e.status().sources
-    assert source["last_pull"]["records"] == 5 and source["url"] == f"{api.base}/orders"
+    assert source.last_pull is not None and source.last_pull.records == 5 and source.url == f"{api.base}/orders"
 
     # The same answer pulled again lands a file with the same bytes: the ledger skips it.
     again = Recorder(e)

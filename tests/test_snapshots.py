@@ -1,4 +1,5 @@
-"""Snapshots of the workbench's main screens at 120×40 and 80×24 (pytest-textual-snapshot).
+"""Snapshots of the workbench's main screens at 120×40 and 80×24, the workbench at 200×60 too
+(pytest-textual-snapshot).
 
 The demo's data are fixed, so the screens are too, except for timings: build durations in the
 pipeline panel and a query's elapsed milliseconds are masked before the picture is taken. After
@@ -22,6 +23,7 @@ from rat_tui.widgets.results import ResultsView
 from rat_tui.widgets.sql_editor import SqlEditor
 
 SIZES = {"wide": (120, 40), "small": (80, 24)}
+LAYOUTS = {**SIZES, "big": (200, 60)}  # the workbench's layout, at the three sizes people use
 
 
 async def settle(pilot) -> None:
@@ -56,12 +58,12 @@ def fresh_app(demo: Path) -> RatApp:
     return RatApp(demo, watch=False)
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", LAYOUTS)
 def test_workbench(snap_compare, demo: Path, size: str) -> None:
-    assert snap_compare(fresh_app(demo), terminal_size=SIZES[size], run_before=settle)
+    assert snap_compare(fresh_app(demo), terminal_size=LAYOUTS[size], run_before=settle)
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", LAYOUTS)
 def test_workbench_with_results(snap_compare, demo: Path, size: str) -> None:
     async def run(pilot) -> None:
         await settle(pilot)
@@ -71,7 +73,19 @@ def test_workbench_with_results(snap_compare, demo: Path, size: str) -> None:
         await pilot.press("ctrl+j")
         await mask_results(pilot)
 
-    assert snap_compare(fresh_app(demo), terminal_size=SIZES[size], run_before=run)
+    assert snap_compare(fresh_app(demo), terminal_size=LAYOUTS[size], run_before=run)
+
+
+def test_a_query_error_shown_whole(snap_compare, demo: Path) -> None:
+    async def run(pilot) -> None:
+        await settle(pilot)
+        pilot.app.query_one(SqlEditor).text = "select order_date, revenu\nfrom gold.daily_revenue"
+        await pilot.press("ctrl+j")
+        results = pilot.app.query_one(ResultsView)
+        await wait_for(pilot, lambda: bool(results.error_text))
+        await pilot.pause(0.1)
+
+    assert snap_compare(fresh_app(demo), terminal_size=SIZES["small"], run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)

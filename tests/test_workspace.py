@@ -15,7 +15,8 @@ def test_init_creates_layout_and_gitignore(tmp_path: Path) -> None:
     root = init_workspace(tmp_path / "lake1")
     for sub in ("landing", "models/silver", "models/gold"):
         assert (root / sub).is_dir()
-    assert "lake/" in (root / ".gitignore").read_text() and ".rat/" in (root / ".gitignore").read_text()
+    ignored = (root / ".gitignore").read_text().splitlines()
+    assert {"lake/", ".rat/", "exports/"} <= set(ignored)
     settings = load_settings(root)
     assert settings.name == "lake1"
     assert not list((root / "landing").iterdir())

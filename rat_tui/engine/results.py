@@ -133,7 +133,7 @@ def export(session: Session, sql: str, fmt: str, out: Path) -> int:
 
 # The workbench's grid takes its first rows in batches this large at most.
 GRID_BATCH_ROWS = 65_536
-CANCELLED = "INTERRUPT: the query was cancelled"
+CANCELLED = "cancelled: the query was interrupted before it finished"
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,8 @@ class RunsScreen(Screen[None]):
             lines.append(detail.run.error)  # the run failed on its own (a source, the disk), not in a model
         for c in detail.checks:
             if c.status != "pass":
-                lines.append(f"{c.model}: check {c.name} ({c.severity}) {c.status}: {c.failing:,} rows")
+                lines.append(
+                    f"{c.model}: check {c.name} ({c.severity}) {c.status}: {c.failing:,} row{'s' if c.failing != 1 else ''}"
+                )
                 lines += [f"    {json.dumps(row, default=str)}" for row in c.sample[:5]]
         self.query_one("#run-problems", Static).update("\n".join(lines) or "no errors, every check passed")

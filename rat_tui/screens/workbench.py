@@ -1,4 +1,4 @@
-"""The workbench screen: lake tree, SQL editor tabs over the results grid, pipeline panel.
+"""The workbench screen: the lake tree over the pipeline panel, SQL editor tabs over the results grid.
 
 The app (rat_tui.app) owns the engine thread, the theme and the palette; this screen owns the
 layout and every widget change. Its workers (workbench_workers) read through the engine and post
@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from rat_tui.actions import bindings
 from rat_tui.engine import QueryRecord
 from rat_tui.engine.results import ExportRun, QueryRun
 from rat_tui.messages import CatalogLoaded, EngineEvent, Exported, LakeLoaded, QueryCounted, QueryDone, QueryFailed
 from rat_tui.screens.workbench_actions import WorkbenchActions
+from rat_tui.screens.workbench_tabs import tab_title
 from rat_tui.ui_state import UiState
 from rat_tui.widgets.completion import Completer, CompletionList
 from rat_tui.widgets.lake_tree import LakeTree
@@ -27,8 +28,7 @@ from rat_tui.widgets.pipeline import PipelinePanel, RunProgress
 from rat_tui.widgets.results import ResultsView
 from rat_tui.widgets.sql_editor import SqlEditor
 
-WELCOME = "-- ctrl+j runs the statement under the cursor\nselect * from gold.daily_revenue order by order_date desc limit 20;\n"
-WIDE = 110  # columns from which the pipeline panel shows beside the editor
+EMPTY_LAKE = "landing/ is empty: drop CSV, JSON or Parquet files there; they appear here within a second"
 
 
 class WorkbenchScreen(WorkbenchActions):
@@ -38,11 +38,13 @@ class WorkbenchScreen(WorkbenchActions):
     # The app loads this (Textual reads a screen's own CSS when it is pushed, not for the default screen).
     LAYOUT_CSS: ClassVar[str] = """
     #main { height: 1fr; }
-    LakeTree { width: 25%; min-width: 20; max-width: 36; border-right: solid $primary-background; }
+    #side { width: 36; border-right: solid $primary-background; }
+    #side LakeTree { height: 1fr; }
+    #side PipelinePanel { height: auto; max-height: 50%; border-top: solid $primary-background; }
+    #empty-lake { height: auto; padding: 0 1; color: $text-muted; }
     #center { width: 1fr; }
     #tabs { height: 45%; }
     #tabs SqlEditor { height: 1fr; }
-    PipelinePanel { border-left: solid $primary-background; }
     """
     BINDINGS: ClassVar[list[BindingType]] = bindings("workbench")  # rat_tui/actions.py
 
@@ -54,7 +56,8 @@ class WorkbenchScreen(WorkbenchActions):
         self._queries: list[QueryRun] = []  # started here, newest last; pruned once finished
         self._buffers_dirty = False
         self._lake_signature: tuple | None = None
-        self._was_wide = True
+        side = self.ui_state.setting("side_width")
+        self.side_cols = side if isinstance(side, int) else None
         self.last_sql: str | None = None
         self.exports: list[ExportRun] = []  # started here; escape and closing cancel those still running
         self.completer = Completer()
@@ -62,54 +65,44 @@ class WorkbenchScreen(WorkbenchActions):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         with Horizontal(id="main"):
-            yield LakeTree(id="lake")
+            with Vertical(id="side"):
+                yield Static(EMPTY_LAKE, id="empty-lake", markup=False)
+                yield LakeTree(id="lake")
+                yield PipelinePanel(id="pipeline")
             with Vertical(id="center"):
                 with TabbedContent(id="tabs"):
-                    for i, text in enumerate(self.ui_state.buffers(WELCOME), 1):
-                        with TabPane(f"query {i}", id=f"tab-{i}"):
-                            yield SqlEditor(text, completer=self.completer)
+                    for i, buffer in enumerate(self.ui_state.buffers(), 1):
+                        with TabPane(tab_title(i, buffer.path), id=f"tab-{i}"):
+                            yield SqlEditor(buffer.text, completer=self.completer, path=buffer.path)
                 yield ResultsView(id="results")
-            yield PipelinePanel(id="pipeline")
         yield RunProgress()
         yield Footer()
         yield CompletionList()
 
-    def on_resize(self, event: events.Resize) -> None:
-        # Under 110 columns (80×24 over SSH) the editor needs the room: the pipeline panel hides
-        # until f2 or a wider terminal brings it back. (event.size: the screen's own size is not
-        # updated yet when this runs.)
-        wide = event.size.width >= WIDE
-        if wide != self._was_wide:
-            self.query_one(PipelinePanel).display = wide
-            self._was_wide = wide
-
     def on_mount(self) -> None:
-        self._was_wide = self.app.size.width >= WIDE
-        self.query_one(PipelinePanel).display = self._was_wide
-        # tab/shift+tab move between the lake tree, the editor, the grid and the pipeline panel;
-        # the row of tab names is not a stop (ctrl+n/ctrl+w and a click switch tabs).
+        self.apply_layout()
+        self.query_one("#empty-lake").display = False
+        # f2/f3/f6/f7 move between the panes from anywhere; tab/shift+tab too where the pane does
+        # not take them (the grid's cells do). The row of tab names is not a stop.
         from textual.widgets import Tabs
 
         for tabs in self.query(Tabs):
             tabs.can_focus = False
+        for editor in self.query(SqlEditor):
+            editor.remember_disk(self.workspace.root)
         self.editor.focus()
+        self.editor.move_cursor(self.editor.document.end)  # typing adds to restored text, never merges into it
         self.load_lake()
         self.set_interval(2.0, self.load_lake)
         self.load_catalog()
         self.set_interval(1.0, self._save_if_edited)
+        self.set_interval(2.0, self.check_files)
 
     def on_unmount(self) -> None:
         self.action_cancel()
         self.save_buffers()
 
-    # Editor tabs, kept in .rat/buffers.json across restarts.
-
-    def save_buffers(self) -> None:
-        texts = [e.text for e in self.query(SqlEditor)]
-        if not texts:
-            return  # the screen is being torn down: what was saved last stays
-        self._buffers_dirty = False
-        self.ui_state.save_buffers(texts)
+    # Editor tabs, kept in .rat/buffers.json across restarts (workbench_tabs).
 
     @on(SqlEditor.Changed)
     def _edited(self) -> None:
@@ -167,8 +160,15 @@ class WorkbenchScreen(WorkbenchActions):
     def _failed(self, message: QueryFailed) -> None:
         if message.run is not None and not self._newest(message.run):
             return  # a superseded query's end
-        self.query_one(ResultsView).message(f"error: {message.error}")
-        self.notify(message.error, title="query failed", severity="error", markup=False)
+        from rat_tui.engine.results import CANCELLED
+
+        if message.error == CANCELLED:
+            self.query_one(ResultsView).failed(message.error, cancelled=True)
+            return
+        if message.run is None:  # an export's
+            self.notify(message.error, title="export failed", severity="error", markup=False)
+            return
+        self.query_one(ResultsView).failed(message.error)
 
     @on(Exported)
     def _exported(self, message: Exported) -> None:
@@ -182,6 +182,7 @@ class WorkbenchScreen(WorkbenchActions):
     def _lake(self, message: LakeLoaded) -> None:
         self.completer.set_tables(message.columns)
         self.query_one(LakeTree).update_tables(message.tables, message.columns)
+        self.query_one("#empty-lake").display = not message.tables
         models = {t.name: t for t in message.tables if t.layer != "bronze"}
         self.query_one(PipelinePanel).set_models(models)
 
@@ -224,8 +225,17 @@ class WorkbenchScreen(WorkbenchActions):
     @on(LakeTree.Insert)
     def _insert(self, message: LakeTree.Insert) -> None:
         editor = self.editor
-        editor.insert_at_cursor(message.text)
+        editor.insert_name(message.text)
         editor.focus()
+
+    @on(LakeTree.OpenModel)
+    def _open_model(self, message: LakeTree.OpenModel) -> None:
+        table = self.query_one(LakeTree).tables.get(message.table)
+        if table is None or not table.model:
+            folder = message.table.split(".", 1)[1]
+            self.notify(f"{message.table} has no model: it is ingested from landing/{folder}/", markup=False)
+            return
+        self.open_in_tab(self.workspace.root / table.model)
 
     def action_run_pipeline(self) -> None:
         """Run the pipeline: ingest what waits in landing/, build what is stale."""
@@ -250,10 +260,8 @@ class WorkbenchScreen(WorkbenchActions):
         from rat_tui.screens.history import HistoryScreen
 
         def chosen(sql: str | None) -> None:
-            if sql:
-                editor = self.editor
-                editor.text = sql
-                editor.focus()
+            if sql:  # a new tab: the text being edited is never replaced
+                self.action_new_tab(sql)
 
         self.app.push_screen(HistoryScreen(entries), chosen)
 

@@ -53,6 +53,13 @@ class LakeTree(Tree[str]):
             self.table = table
             super().__init__()
 
+    class OpenModel(Message):
+        """Open the model file of this table in an editor tab."""
+
+        def __init__(self, table: str) -> None:
+            self.table = table
+            super().__init__()
+
     class Insert(Message):
         """Insert this table or column name at the editor's cursor."""
 
@@ -105,6 +112,11 @@ class LakeTree(Tree[str]):
         data = event.node.data
         if data and str(data).count(".") == 1:
             self.post_message(self.Open(str(data)))
+
+    def action_open_model(self) -> None:
+        node = self.cursor_node
+        if node is not None and node.data and str(node.data).count(".") >= 1:
+            self.post_message(self.OpenModel(".".join(str(node.data).split(".")[:2])))
 
     def action_insert(self) -> None:
         node = self.cursor_node

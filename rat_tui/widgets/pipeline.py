@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Label, ProgressBar
 
 from rat_tui.actions import bindings
 from rat_tui.engine import MODEL_LAYERS, BuildState, TableStatus
+from rat_tui.widgets.lake_tree import LakeTree
 
 SHOW_AFTER = 0.5  # seconds a run must last before its progress bar shows: quick runs do not flicker
 
@@ -106,6 +107,10 @@ class PipelinePanel(DataTable[str]):
         if model := self.selected_model():
             self.post_message(self.RunModel(model, True))
 
+    def action_open_model(self) -> None:
+        if model := self.selected_model():
+            self.post_message(LakeTree.OpenModel(model))
+
     def action_run_all(self) -> None:
         self.post_message(self.RunAll(False))
 
@@ -117,18 +122,22 @@ class PipelinePanel(DataTable[str]):
             self.post_message(self.ShowError(model))
 
     DEFAULT_CSS = """
-    PipelinePanel { width: 30%; min-width: 44; max-width: 60; }
+    PipelinePanel { width: 100%; }
     """
+    name_width = 15  # the model column's width: what the panel's width leaves, up to the longest name
 
     def on_mount(self) -> None:
         self.set_interval(0.5, self.tick)  # running models' elapsed times
         self.cursor_type = "row"
-        self.add_column("model", width=15, key="model")
+        self._started: dict[str, float] = {}
+        self._models: dict[str, tuple[str, str, str]] = {}  # model -> (state, time, rows) shown
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        self.add_column("model", width=self.name_width, key="model")
         self.add_column("state", width=9, key="state")
         self.add_column("time", width=5, key="time")
         self.add_column("rows", width=6, key="rows")
-        self._started: dict[str, float] = {}
-        self._models: dict[str, tuple[str, str, str]] = {}  # model -> (state, time, rows) shown
 
     def selected_model(self) -> str | None:
         if not self.row_count:
@@ -154,9 +163,24 @@ class PipelinePanel(DataTable[str]):
             del self._models[m]
         if gone or set(self._models) - {str(k.value) for k in self.rows}:
             self._rebuild()
+            self._fit()
         else:
             for name in models:
                 self._show(name)
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """The model column takes the width the other columns leave (a wide panel shows whole names)."""
+        longest = max((len(n.split(".", 1)[1]) for n in self._models), default=15)
+        # state 9, time 5, rows 6, and the cells' padding (2 each) and the scrollbar
+        width = max(10, min(longest, self.size.width - 9 - 5 - 6 - 8 - 2))
+        if width != self.name_width and self.size.width:
+            self.name_width = width
+            self.clear(columns=True)
+            self._add_columns()
+            self._rebuild()
 
     def _rebuild(self) -> None:
         """All rows again, by layer then name (a new model takes its place in its group)."""
@@ -169,7 +193,7 @@ class PipelinePanel(DataTable[str]):
             self.add_row(f"[b]{layer}[/b]", "", "", "", key=LAYER_ROW + layer)
             for name in names:
                 state, took, rows = self._models[name]
-                self.add_row(_short(name), _label(state), took, rows, key=name)
+                self.add_row(_short(name, self.name_width), _label(state), took, rows, key=name)
         if selected in self._models:
             self.move_cursor(row=self.get_row_index(selected))
 
@@ -241,9 +265,9 @@ def _label(state: str) -> str:
     return f"{STATE_ICONS.get(state, '·')} {short}"
 
 
-def _short(model: str) -> str:
+def _short(model: str, width: int) -> str:
     name = model.split(".", 1)[1]
-    return name if len(name) <= 15 else name[:14] + "…"
+    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def _seconds(seconds: float) -> str:

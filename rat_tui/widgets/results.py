@@ -24,6 +24,7 @@ class ResultsView(Vertical):
     ResultsView { height: 1fr; }
     ResultsView > #results-title { height: 1; padding: 0 1; background: $boost; }
     ResultsView > DataTable { height: 1fr; }
+    ResultsView > #results-error { height: auto; max-height: 1fr; padding: 0 1; color: $text-error; }
     """
 
     def __init__(self, **kwargs: object) -> None:
@@ -36,6 +37,10 @@ class ResultsView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("no query yet: type SQL above and press ctrl+j", id="results-title", markup=False)
+        yield Static("", id="results-error", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#results-error").display = False
 
     @property
     def rows(self) -> int:
@@ -57,10 +62,39 @@ class ResultsView(Vertical):
 
         for old in self.query(DataTable):
             old.remove()
+        self.query_one("#results-error").display = False
         # Values and column names are data, never markup: '[/x]' is shown as it is.
         grid = DataTable(backend=ArrowBackend(table), null_rep="NULL", max_column_content_width=40, render_markup=False)
         self.mount(grid)
         self._update_title()
+
+    def failed(self, error: str, cancelled: bool = False) -> None:
+        """A query's error, whole and wrapped in place of the grid: the rows of an earlier query
+        are cleared, never left under an error as if they were its result."""
+        from textual_fastdatatable import DataTable
+
+        for old in self.query(DataTable):
+            old.remove()
+        self.table, self.total, self.sorted_by = None, None, None
+        self.title.update("cancelled: the query was stopped (escape)" if cancelled else "the query failed:")
+        box = self.query_one("#results-error", Static)
+        box.update("" if cancelled else error)
+        box.display = not cancelled
+
+    @property
+    def error_text(self) -> str:
+        """The failed query's error as shown ("" when none is)."""
+        box = self.query_one("#results-error", Static)
+        return str(box.render()) if box.display else ""
+
+    def focus_grid(self) -> bool:
+        """Give the grid the focus (False when there is none yet)."""
+        from textual_fastdatatable import DataTable
+
+        grids = list(self.query(DataTable))
+        if grids:
+            grids[0].focus()
+        return bool(grids)
 
     def counted(self, total: int | None, seconds: float) -> None:
         """The whole result's row count, known once the rows past the grid's limit are counted
@@ -81,7 +115,7 @@ class ResultsView(Vertical):
         elif self.total > shown:
             what = f"showing {shown:,} of {self.total:,} rows · {took}"
         else:
-            what = f"{shown:,} rows · {took}"
+            what = f"{shown:,} row{'s' if shown != 1 else ''} · {took}"
         order = f" · sorted by {self.sorted_by[0]} {self.sorted_by[1]}" if self.sorted_by else ""
         self.title.update(what + order)
 
@@ -100,10 +134,20 @@ class ResultsView(Vertical):
         grids = list(self.query(DataTable))
         if not grids or self.table is None or not self.table.num_columns:
             return
-        column = self.table.column_names[grids[0].cursor_coordinate.column]
+        at = grids[0].cursor_coordinate
+        focused = grids[0].has_focus
+        column = self.table.column_names[at.column]
         order = "descending" if self.sorted_by == (column, "ascending") else "ascending"
         self.sorted_by = (column, order)
         self.show(self.table.sort_by([(column, order)]), self.seconds, self.total, keep_sort=True)
+        grid = self.query(DataTable).last()
+
+        def restore() -> None:  # the new grid keeps the focus and the cursor's column
+            grid.move_cursor(row=0, column=at.column)
+            if focused:
+                grid.focus()
+
+        self.call_after_refresh(restore)
 
     def as_tsv(self, start: int, stop: int) -> str:
         """Rows [start, stop) of what the grid holds, tab-separated with a header (pastes into a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from pathlib import Path
 from typing import ClassVar
 
 from textual import events
@@ -12,6 +13,8 @@ from textual.widgets import TextArea
 
 from rat_tui.actions import bindings
 from rat_tui.widgets.completion import Completer, CompletionList
+
+PLACEHOLDER = "type SQL here, ctrl+j runs it · ctrl+space completes · f1 lists the keys"
 
 
 def statement_bounds(text: str, offset: int) -> tuple[int, int]:
@@ -44,6 +47,18 @@ def statement_bounds(text: str, offset: int) -> tuple[int, int]:
     return 0, len(text)
 
 
+def quote_name(name: str) -> str:
+    """`name` as SQL reads it: as it is when it is a plain lower-case identifier, else in double quotes."""
+    import re
+
+    plain = re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name.upper() not in _RESERVED
+    return name if plain else '"' + name.replace('"', '""') + '"'
+
+
+_RESERVED = {"SELECT", "FROM", "WHERE", "GROUP", "ORDER", "BY", "LIMIT", "TABLE", "USER", "AS", "AND", "OR",
+             "NOT", "JOIN", "ON", "CASE", "WHEN", "END", "DEFAULT", "CHECK", "COLUMN", "TO", "IN", "IS", "NULL"}  # fmt: skip
+
+
 def statement_at(text: str, offset: int) -> str:
     """The `;`-separated statement around `offset` (quotes and comments respected)."""
     start, end = statement_bounds(text, offset)
@@ -62,9 +77,35 @@ class SqlEditor(TextArea):
             self.sql = sql
             super().__init__()
 
-    def __init__(self, text: str = "", completer: Completer | None = None, **kwargs: object) -> None:
-        super().__init__(text, language="sql", soft_wrap=False, show_line_numbers=True, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, text: str = "", completer: Completer | None = None, path: str | None = None, **kwargs: object
+    ) -> None:
+        super().__init__(
+            text,
+            language="sql",
+            soft_wrap=False,
+            show_line_numbers=True,
+            placeholder=PLACEHOLDER,
+            **kwargs,  # type: ignore[arg-type]
+        )
         self.completer = completer
+        self.path = path  # the file this tab was opened from or saved to, relative to the workspace
+        self._disk: tuple[int, int] | None = None  # the file's (mtime, size) when last read or written
+
+    def _stat(self, root: Path) -> tuple[int, int] | None:
+        try:
+            st = (root / self.path).stat() if self.path else None
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size) if st else None
+
+    def remember_disk(self, root: Path) -> None:
+        """The file as it is now on disk is the one this tab knows."""
+        self._disk = self._stat(root)
+
+    def changed_on_disk(self, root: Path) -> bool:
+        """The tab's file was changed (or removed) by something else since it was read or written."""
+        return self.path is not None and self._disk is not None and self._stat(root) != self._disk
 
     # Completion: the list opens as a name is typed (after two letters, or right after `x.`);
     # up/down move in it, tab or enter take the highlighted name, escape or any other key closes it.
@@ -170,6 +211,9 @@ class SqlEditor(TextArea):
         return statement_at(self.text, offset)
 
     def action_run(self) -> None:
+        popup = self.completion_list
+        if popup is not None:
+            popup.hide()  # the query runs what is typed; the list would hide its first rows
         sql = self.current_sql()
         if sql:
             self.post_message(self.Run(sql))
@@ -191,5 +235,24 @@ class SqlEditor(TextArea):
         self.replace("\n".join(new), (start, 0), (end, len(lines[end])))
         self.cursor_location = (row, max(0, col + (len(new[row - start]) - len(block[row - start]))))
 
+    def action_document_start(self) -> None:
+        self.move_cursor((0, 0))
+
+    def action_document_end(self) -> None:
+        self.move_cursor(self.document.end)
+
     def insert_at_cursor(self, text: str) -> None:
+        self.insert(text)
+
+    def insert_name(self, name: str) -> None:
+        """A table or column name at the cursor: each part quoted when it must be, a space
+        before it when it would run into the word before, and after it into the word after."""
+        text = ".".join(quote_name(part) for part in name.split("."))
+        row, col = self.cursor_location
+        line = self.document[row]
+        before, after = line[col - 1 : col], line[col : col + 1]
+        if before and not before.isspace() and before not in "(,.":
+            text = " " + text
+        if after and not after.isspace() and after not in "),;.":
+            text += " "
         self.insert(text)

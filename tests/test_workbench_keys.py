@@ -1,0 +1,273 @@
+"""The workbench with the keyboard alone, as a new user over SSH meets it: typing first, a key per
+pane from every pane, full screen and resizable side panels, tabs by key, tabs that are files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from conftest import run_rat, wait_for, write
+
+from rat_tui.app import RatApp
+from rat_tui.screens.export import ConfirmScreen, PathScreen
+from rat_tui.widgets.lake_tree import LakeTree
+from rat_tui.widgets.pipeline import PipelinePanel
+from rat_tui.widgets.results import ResultsView
+from rat_tui.widgets.sql_editor import PLACEHOLDER, SqlEditor
+
+
+def fresh(root: Path, **kwargs: object) -> RatApp:
+    (root / ".rat" / "buffers.json").unlink(missing_ok=True)
+    (root / ".rat" / "workbench.json").unlink(missing_ok=True)
+    return RatApp(root, watch=False, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_typing_first_runs_what_was_typed_in_an_empty_lake(ws: Path) -> None:
+    app = fresh(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = app.workbench.editor
+        assert editor.text == "" and editor.placeholder == PLACEHOLDER and editor.has_focus
+        await wait_for(pilot, lambda: app.workbench.query_one("#empty-lake").display)
+        assert "landing/ is empty" in str(app.workbench.query_one("#empty-lake").render())
+        await pilot.press(*"select 6*7 as a")
+        await pilot.press("ctrl+j")
+        results = app.query_one(ResultsView)
+        await wait_for(pilot, lambda: results.rows == 1)
+        assert results.table is not None and results.table.column("a").to_pylist() == [42]
+        assert str(results.title.render()).startswith("1 row ")  # singular
+
+
+async def test_a_key_per_pane_works_from_every_pane(demo: Path) -> None:
+    app = fresh(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.workbench
+        await wait_for(pilot, lambda: "gold.daily_revenue" in app.query_one(LakeTree).tables)
+        await pilot.press("f3")  # no results yet: says so, the focus stays
+        assert screen.editor.has_focus
+        screen.editor.text = "select * from gold.daily_revenue"
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: app.query_one(ResultsView).rows > 0)
+        order = [("f3", "results"), ("tab", "results"), ("f6", "tree"), ("f7", "pipeline"), ("f3", "results")]
+        order += [("f2", "editor"), ("f7", "pipeline"), ("f6", "tree"), ("f2", "editor")]
+        for key, pane in order:
+            await pilot.press(key)
+            await pilot.pause(0.05)
+            assert screen.focused_pane() == pane, (key, pane, screen.focused)
+        assert app.query_one(PipelinePanel).display  # f7 showed it at 80 columns
+
+
+async def test_full_screen_and_resizable_side_panels(demo: Path) -> None:
+    app = fresh(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.workbench
+        side = screen.query_one("#side")
+        await pilot.pause(0.1)
+        width = side.size.width
+        await pilot.press("alt+right", "alt+right")
+        await pilot.pause(0.1)
+        assert side.size.width == width + 8
+        saved = json.loads((demo / ".rat" / "workbench.json").read_text())["side_width"]
+        await pilot.press("alt+left")
+        await pilot.pause(0.1)
+        assert side.size.width == width + 4
+        assert json.loads((demo / ".rat" / "workbench.json").read_text())["side_width"] == saved - 4
+
+        await pilot.press("f10")  # the editor full screen
+        await pilot.pause(0.1)
+        assert not side.display and not app.query_one(ResultsView).display
+        assert screen.editor.size.width >= 110 and screen.editor.size.height >= 30
+        await pilot.press("f10")
+        await pilot.pause(0.1)
+        assert side.display and app.query_one(ResultsView).display
+        await pilot.press("f6", "f10")  # the tree full screen: whole names at any width
+        await pilot.pause(0.1)
+        assert not screen.query_one("#center").display and app.query_one(LakeTree).size.width >= 110
+        await pilot.press("f2")  # another pane's key leaves full screen
+        await pilot.pause(0.1)
+        assert screen.query_one("#center").display and screen.editor.has_focus
+
+    again = RatApp(demo, watch=False)  # the width is remembered
+    async with again.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.1)
+        assert again.workbench.query_one("#side").size.width == width + 4
+
+
+async def test_tabs_switch_by_key_and_files_save_in_place(ws: Path) -> None:
+    model = write(ws / "models" / "silver" / "x.sql", "select 42 as x\n")
+    write(ws / "queries" / "other.sql", "select 'keep me' as k\n")
+    app = fresh(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.workbench
+        screen.editor.text = "select 1 as first"
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.05)
+        screen.editor.text = "select 2 as second"
+        await pilot.press("ctrl+pageup")
+        await wait_for(pilot, lambda: screen.editor.text == "select 1 as first")
+        await pilot.press("ctrl+pagedown")
+        await wait_for(pilot, lambda: screen.editor.text == "select 2 as second")
+        screen.action_tab_1()  # "tab 1" in the palette
+        await wait_for(pilot, lambda: screen.editor.text == "select 1 as first" and screen.editor.has_focus)
+        await pilot.press("ctrl+pageup")  # wraps round to the last tab
+        await wait_for(pilot, lambda: screen.editor.text == "select 2 as second")
+
+        # ctrl+o lists models/ and queries/; down and enter pick one; the tab is named after it.
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathScreen))
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: screen.editor.path == "models/silver/x.sql")
+        assert str(screen.tabs.get_tab(str(screen.tabs.active)).label) == "x.sql"
+        # Edited and saved in place with ctrl+s: no prompt.
+        screen.editor.text = "select 43 as x\n"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: model.read_text() == "select 43 as x\n")
+        assert not isinstance(app.screen, PathScreen)
+        # Changed on disk by something else: the tab says so.
+        write(model, "select 44 as x\n")
+        os.utime(model, ns=(1, 1))
+        await wait_for(pilot, lambda: any("changed on disk" in n.message for n in app._notifications), timeout=10)
+
+        # A tab with no file asks for a name, and before overwriting another file.
+        screen.action_tab_1()
+        await pilot.pause(0.05)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathScreen))
+        app.screen.query_one("Input").value = "queries/other.sql"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        assert (ws / "queries" / "other.sql").read_text() == "select 'keep me' as k\n"
+        assert screen.editor.path is None
+
+    # The tabs and their files come back after a restart.
+    again = RatApp(ws, watch=False)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.1)
+        paths = [e.path for e in again.query(SqlEditor)]
+        assert "models/silver/x.sql" in paths and len(paths) == 3
+
+
+async def test_open_model_from_the_tree_and_insert_quoted_names(ws: Path) -> None:
+    write(ws / "landing" / "t.csv", 'id,"Odd Name"\n1,2\n')
+    write(ws / "models" / "silver" / "m.sql", "select * from bronze.t\n")
+    assert run_rat("run", "-w", str(ws)).returncode == 0
+    app = fresh(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.workbench
+        tree = app.query_one(LakeTree)
+        await wait_for(pilot, lambda: "silver.m" in tree.tables)
+        await pilot.press("f6")
+        node = next(n for n in tree.root.children[1].children if n.data == "silver.m")
+        tree.move_cursor(node)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: screen.editor.path == "models/silver/m.sql")
+        assert screen.editor.text == "select * from bronze.t\n"
+
+        screen.action_tab_1()
+        screen.editor.text = "select"
+        screen.editor.move_cursor((0, 6))
+        bronze = next(n for n in tree.root.children[0].children if n.data == "bronze.t")
+        bronze.expand()
+        await pilot.pause(0.1)
+        column = next(n for n in bronze.children if str(n.data).endswith("Odd Name"))
+        tree.focus()
+        tree.move_cursor(column)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: screen.editor.text == 'select "Odd Name"')
+
+
+async def test_sorting_keeps_the_focus_and_the_column(demo: Path) -> None:
+    from textual_fastdatatable import DataTable
+
+    app = fresh(demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.workbench
+        sql = "select * from (values (2, 'b'), (3, 'a'), (1, 'c')) t(n, s)"
+        screen.editor.text = sql
+        await pilot.press("ctrl+j")
+        results = app.query_one(ResultsView)
+        await wait_for(pilot, lambda: results.rows == 3)
+        await pilot.press("f3", "right", "s")
+        await wait_for(pilot, lambda: results.sorted_by == ("s", "ascending"))
+        await pilot.pause(0.1)
+        await pilot.press("s")  # the second press sorts descending: never typed into the editor
+        await wait_for(pilot, lambda: results.sorted_by == ("s", "descending"))
+        await pilot.pause(0.1)
+        grid = results.query_one(DataTable)
+        assert grid.has_focus and grid.cursor_coordinate.column == 1
+        assert results.table is not None and results.table.column("s").to_pylist() == ["c", "b", "a"]
+        assert screen.editor.text == sql
+
+
+def test_the_real_rat_in_tmux_by_keys_alone(demo: Path) -> None:
+    """At 80×24: type into the fresh editor, run, move through every pane, switch tabs, edit a
+    model file in place."""
+    import subprocess
+    import time
+
+    from conftest import RAT
+
+    model = demo / "models" / "gold" / "daily_revenue.sql"
+    original = model.read_text()
+    (demo / ".rat" / "buffers.json").unlink(missing_ok=True)
+    session = f"rat-keys-{int(time.time() * 1000)}"
+
+    def screen() -> str:
+        return subprocess.run(["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True).stdout
+
+    def until(what: str, timeout: float = 20) -> str:
+        end = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < end:
+            text = screen()
+            if what in text:
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"{what!r} never showed:\n{text}")
+
+    def keys(*names: str, literal: bool = False) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", session, *(["-l"] if literal else []), "--", *names], check=True)
+        time.sleep(0.4)  # a person's pause: keys in one read may be taken as pasted text
+
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", f"{RAT} -w {demo}"], check=True)
+    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "80", "-y", "24"], check=False)
+    try:
+        until("type SQL here")
+        until("f1 Help")  # the footer keeps help in reach at 80 columns
+        until("daily_revenue")  # the lake tree has loaded
+        keys("select 6 * 7 as answer", literal=True)
+        keys("C-j")
+        until("1 row ")
+        assert "42" in screen()
+        keys("F3")
+        until("Sort by column")  # the grid has the focus: its keys in the footer
+        keys("F6")
+        until("Insert name")  # the tree
+        keys("F7")
+        until("state")  # the pipeline panel, shown at 80 columns by its key
+        keys("F2")
+        keys("C-n")
+        until("query 2")
+        keys("C-PageUp")
+        until("select 6 * 7")  # back on the first tab
+        keys("F10")
+        until("editor full screen")
+        assert "bronze" not in screen()  # the editor alone
+        keys("F10")
+        # Open the model, add a line at its end, save it in place.
+        keys("C-o")
+        until("Open a .sql file")
+        keys("gold/daily_revenue.sql", literal=True)
+        keys("Enter")
+        until("1  /* rat")  # the model's text in its own tab
+        keys("C-End")
+        keys("Enter")
+        keys("-- edited in rat", literal=True)
+        keys("C-s")
+        until("saved models/gold/daily_revenue.sql")
+        assert model.read_text() == original + "\n-- edited in rat"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        model.write_text(original)
