@@ -88,6 +88,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("textual", "command_palette", "ctrl+p", "command palette: every action by name, themes too"),
     # The editor's other keys.
     Action("editor", "select_all", "ctrl+a", "select all (Harlequin's key)", "Editor", priority=True),
+    Action("workbench", "find", "ctrl+f", "find in the editor (ctrl+f then enter again: the next one, wrapping)",
+           "Editor", title="Find", priority=True),
+    Action("workbench", "goto_line", "ctrl+g", "go to a line of the editor", "Editor", title="Go to line",
+           priority=True),
     Action("editor", "document_start", "ctrl+home", "the start / the end of the text", "Editor",
            display="ctrl+home / ctrl+end"),
     Action("editor", "document_end", "ctrl+end", where="Editor"),

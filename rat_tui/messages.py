@@ -72,7 +72,10 @@ class EngineEvent(Message):
 
 
 class LakeLoaded(Message):
-    def __init__(self, tables: list[TableStatus], columns: dict[str, list[tuple[str, str]]]) -> None:
+    def __init__(
+        self, tables: list[TableStatus], columns: dict[str, list[tuple[str, str]]], quarantined: int = 0
+    ) -> None:
         self.tables = tables
         self.columns = columns
+        self.quarantined = quarantined  # files waiting in .rat/quarantine/
         super().__init__()

@@ -271,3 +271,69 @@ def test_the_real_rat_in_tmux_by_keys_alone(demo: Path) -> None:
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
         model.write_text(original)
+
+
+async def test_failures_and_quarantine_stay_visible_and_up_to_date_says_so(ws: Path) -> None:
+    from rat_tui.screens.runs import RunsScreen
+
+    write(ws / "landing" / "t.csv", "id\n1\n")
+    write(ws / "landing" / "bad" / "broken.json", "{not json")
+    write(ws / "models" / "silver" / "bad.sql", "select nope from bronze.t\n")
+    write(ws / "models" / "silver" / "good.sql", "select id from bronze.t\n")
+    assert run_rat("run", "-w", str(ws)).returncode == 1
+    app = fresh(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.workbench
+        marker = screen.query_one("#attention")
+        await wait_for(pilot, lambda: marker.display)
+        text = str(marker.render())
+        assert "1 model failing: silver.bad" in text and "1 file in quarantine" in text
+        # Enter on an up-to-date model says so, and how to force it; nothing is queued.
+        panel = app.query_one(PipelinePanel)
+        await wait_for(pilot, lambda: panel.state_of("silver.good") == "ok")
+        panel.focus()
+        panel.move_cursor(row=panel.get_row_index("silver.good"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("silver.good is up to date" in n.message for n in app._notifications))
+        assert "f rebuilds it" in next(n.message for n in app._notifications if "up to date" in n.message)
+        # The runs screen names the quarantined file and why.
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and bool(app.screen.details))
+        await pilot.pause(0.2)
+        problems = str(app.screen.query_one("#run-problems").render())
+        assert "quarantined landing/bad/broken.json" in problems and "silver.bad" in problems
+        await pilot.press("escape")
+
+        write(ws / "models" / "silver" / "bad.sql", "select id as nope from bronze.t\n")
+        (ws / ".rat" / "quarantine").rename(ws / ".rat" / "quarantine-seen")
+        assert run_rat("run", "-w", str(ws)).returncode == 0
+        await wait_for(pilot, lambda: not marker.display, timeout=15)
+
+
+async def test_find_and_go_to_line(ws: Path) -> None:
+    from rat_tui.screens.export import PromptScreen
+
+    app = fresh(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = app.workbench.editor
+        editor.text = "select a\nfrom t\nwhere a = 1\nand b = 2\n"
+        editor.move_cursor((0, 0))
+        await pilot.press("ctrl+f")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press(*"A =", "enter")
+        await wait_for(pilot, lambda: editor.selected_text == "a =")
+        assert editor.selection.start == (2, 6)
+        await pilot.press("ctrl+f")  # the term is kept: enter finds the next one, wrapping
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: editor.selection.start == (2, 6) and editor.has_focus)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press("4", "enter")
+        await wait_for(pilot, lambda: editor.cursor_location == (3, 0))
+        await pilot.press("ctrl+end")
+        assert editor.cursor_location == (4, 0)
+        await pilot.press("ctrl+home")
+        assert editor.cursor_location == (0, 0)
+        await pilot.press("ctrl+a")
+        assert editor.selected_text == editor.text

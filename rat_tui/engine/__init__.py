@@ -3,11 +3,12 @@
 from rat_tui.engine.engine import Engine, RunReport
 from rat_tui.engine.errors import RatError, Where
 from rat_tui.engine.records import CheckRecord, ModelBuild, PullRecord, QueryRecord, RunDetails, RunRecord, SourceStatus
-from rat_tui.engine.states import BuildState
+from rat_tui.engine.states import FAILING, BuildState
 from rat_tui.engine.status import LastRun, TableStatus, WorkspaceStatus
 from rat_tui.engine.workspace import LAYERS, MODEL_LAYERS
 
 __all__ = [
+    "FAILING",
     "LAYERS",
     "MODEL_LAYERS",
     "BuildState",

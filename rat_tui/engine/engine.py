@@ -264,6 +264,12 @@ class Engine:
 
         return self.state.add_request(list(selectors), full_refresh, os.getpid())
 
+    def quarantined(self) -> list[Any]:
+        """The files waiting in quarantine, newest first (path, table, reason, run_id, at, moved_to)."""
+        from rat_tui.engine.ingest.quarantine import quarantined_files
+
+        return quarantined_files(self.ws, self.state)
+
     def recent_runs(self, limit: int = 10) -> list[RunRecord]:
         """The newest runs first."""
         return self.state.recent_runs(limit)

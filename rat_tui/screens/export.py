@@ -123,3 +123,31 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """One line of input (find, go to line): enter gives it, escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel")]
+    DEFAULT_CSS = """
+    PromptScreen { align: center top; }
+    PromptScreen > Vertical { width: 60; max-width: 95%; height: auto; border: round $primary; padding: 0 1;
+        margin-top: 3; background: $surface; }
+    """
+
+    def __init__(self, prompt: str, default: str = "") -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.default = default
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.prompt, markup=False)
+            yield Input(self.default, id="prompt-input")
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

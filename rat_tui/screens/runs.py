@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,9 +18,10 @@ from rat_tui.engine.workspace import Workspace
 
 
 class RunsLoaded(Message):
-    def __init__(self, runs: list[RunRecord], details: dict[str, RunDetails]) -> None:
+    def __init__(self, runs: list[RunRecord], details: dict[str, RunDetails], quarantined: list[Any]) -> None:
         self.runs = runs
         self.details = details
+        self.quarantined = quarantined
         super().__init__()
 
 
@@ -43,6 +44,7 @@ class RunsScreen(Screen[None]):
         super().__init__()
         self.workspace = workspace
         self.details: dict[str, RunDetails] = {}
+        self.quarantined: list[Any] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -63,13 +65,15 @@ class RunsScreen(Screen[None]):
         try:
             runs = engine.recent_runs(100)
             details = {run.run_id: engine.run_details(run.run_id) for run in runs[:30]}
+            quarantined = engine.quarantined()
         finally:
             engine.close()
-        self.post_message(RunsLoaded(runs, details))
+        self.post_message(RunsLoaded(runs, details, quarantined))
 
     @on(RunsLoaded)
     def _loaded(self, message: RunsLoaded) -> None:
         self.details = message.details
+        self.quarantined = message.quarantined
         grid = self.query_one("#runs-grid", DataTable)
         grid.add_columns("run", "command", "status", "took", "files", "built", "failed")
         for r in message.runs:
@@ -112,6 +116,9 @@ class RunsScreen(Screen[None]):
         lines += [f"{m.model}: {m.error}" for m in failed_models if m.error]
         if detail.run is not None and detail.run.error and not failed_models:
             lines.append(detail.run.error)  # the run failed on its own (a source, the disk), not in a model
+        for q in self.quarantined:
+            if q.run_id == run_id:
+                lines.append(f"quarantined landing/{q.path} (now in {q.moved_to}): {q.reason}")
         for c in detail.checks:
             if c.status != "pass":
                 lines.append(

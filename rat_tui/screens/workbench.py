@@ -42,6 +42,7 @@ class WorkbenchScreen(WorkbenchActions):
     #side LakeTree { height: 1fr; }
     #side PipelinePanel { height: auto; max-height: 50%; border-top: solid $primary-background; }
     #empty-lake { height: auto; padding: 0 1; color: $text-muted; }
+    #attention { height: auto; padding: 0 1; background: $error 30%; }
     #center { width: 1fr; }
     #tabs { height: 45%; }
     #tabs SqlEditor { height: 1fr; }
@@ -70,6 +71,7 @@ class WorkbenchScreen(WorkbenchActions):
                 yield LakeTree(id="lake")
                 yield PipelinePanel(id="pipeline")
             with Vertical(id="center"):
+                yield Static("", id="attention", markup=False)
                 with TabbedContent(id="tabs"):
                     for i, buffer in enumerate(self.ui_state.buffers(), 1):
                         with TabPane(tab_title(i, buffer.path), id=f"tab-{i}"):
@@ -82,6 +84,7 @@ class WorkbenchScreen(WorkbenchActions):
     def on_mount(self) -> None:
         self.apply_layout()
         self.query_one("#empty-lake").display = False
+        self.query_one("#attention").display = False
         # f2/f3/f6/f7 move between the panes from anywhere; tab/shift+tab too where the pane does
         # not take them (the grid's cells do). The row of tab names is not a stop.
         from textual.widgets import Tabs
@@ -183,13 +186,37 @@ class WorkbenchScreen(WorkbenchActions):
         self.completer.set_tables(message.columns)
         self.query_one(LakeTree).update_tables(message.tables, message.columns)
         self.query_one("#empty-lake").display = not message.tables
+        self.show_attention(message.tables, message.quarantined)
         models = {t.name: t for t in message.tables if t.layer != "bronze"}
         self.query_one(PipelinePanel).set_models(models)
+
+    def show_attention(self, tables: list[Any], quarantined: int) -> None:
+        """A line over the editor while a model fails or files wait in quarantine: it stays until
+        they are fixed (a notification goes after seconds)."""
+        from rat_tui.engine import FAILING
+
+        failing = [t.name for t in tables if t.state in FAILING]
+        parts = []
+        if failing:
+            names = ", ".join(failing[:3]) + (f" and {len(failing) - 3} more" if len(failing) > 3 else "")
+            parts.append(
+                f"✗ {len(failing)} model{'s' if len(failing) != 1 else ''} failing: {names} (e in the pipeline)"
+            )
+        if quarantined:
+            parts.append(f"{quarantined} file{'s' if quarantined != 1 else ''} in quarantine")
+        box = self.query_one("#attention", Static)
+        box.update(" · ".join(parts) + (" · f5 runs has the details" if parts else ""))
+        box.display = bool(parts)
 
     # The pipeline panel and the lake tree.
 
     @on(PipelinePanel.RunModel)
     def _run_model(self, message: PipelinePanel.RunModel) -> None:
+        if not message.full_refresh and self.query_one(PipelinePanel).state_of(message.model) == "ok":
+            table = self.query_one(LakeTree).tables.get(message.model)
+            why = f" ({table.detail})" if table is not None and table.detail else ""
+            self.notify(f"{message.model} is up to date{why}: f rebuilds it and its downstream in full", markup=False)
+            return
         how = "full refresh of" if message.full_refresh else "run of"
         self.notify(f"{how} {message.model} and downstream requested", markup=False)
         self.request_run([f"{message.model}+"], message.full_refresh)

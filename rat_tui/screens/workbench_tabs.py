@@ -108,6 +108,38 @@ class WorkbenchTabs(WorkbenchLayout):
     def action_tab_9(self) -> None:
         self._switch(8)
 
+    # Find and go to line.
+
+    last_find = ""
+
+    def action_find(self) -> None:
+        from rat_tui.screens.export import PromptScreen
+
+        editor = self.editor
+
+        def chosen(needle: str | None) -> None:
+            if needle:
+                self.last_find = needle
+                if not editor.find_next(needle):
+                    self.notify(f"{needle!r} is not in this tab", severity="warning", markup=False)
+            editor.focus()
+
+        self.app.push_screen(PromptScreen("Find (enter: the next one):", self.last_find), chosen)
+
+    def action_goto_line(self) -> None:
+        from rat_tui.screens.export import PromptScreen
+
+        editor = self.editor
+
+        def chosen(text: str | None) -> None:
+            if text and text.strip().isdigit():
+                editor.goto_line(int(text.strip()))
+            elif text:
+                self.notify(f"{text!r} is not a line number", severity="warning", markup=False)
+            editor.focus()
+
+        self.app.push_screen(PromptScreen(f"Go to line (1-{editor.document.line_count}):"), chosen)
+
     # Files.
 
     def relative(self, target: Path) -> str:

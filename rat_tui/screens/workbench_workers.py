@@ -53,7 +53,7 @@ class WorkbenchWorkers(Screen[None]):
         self._lake_signature = signature
         columns = {t.name: [(c[0], c[1]) for c in t.columns] for t in status.tables}
         # The widgets take the tables as `rat status --json` gives them (plain values, any thread).
-        self.post_message(LakeLoaded(status.tables, columns))
+        self.post_message(LakeLoaded(status.tables, columns, len(status.quarantine)))
 
     @work(thread=True, group="catalog", exit_on_error=False)
     def load_catalog(self) -> None:

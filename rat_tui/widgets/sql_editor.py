@@ -235,6 +235,32 @@ class SqlEditor(TextArea):
         self.replace("\n".join(new), (start, 0), (end, len(lines[end])))
         self.cursor_location = (row, max(0, col + (len(new[row - start]) - len(block[row - start]))))
 
+    def find_next(self, needle: str) -> bool:
+        """Select the next `needle` after the cursor (case-insensitive, wrapping to the top)."""
+        if not needle:
+            return False
+        text, low = self.text, needle.lower()
+        row, col = self.cursor_location
+        lines = text.split("\n")
+        offset = sum(len(line) + 1 for line in lines[:row]) + col
+        at = text.lower().find(low, offset)
+        if at < 0:
+            at = text.lower().find(low)
+        if at < 0:
+            return False
+        def location(index: int) -> tuple[int, int]:
+            return text.count("\n", 0, index), index - (text.rfind("\n", 0, index) + 1)
+
+        start, end = location(at), location(at + len(needle))
+        self.selection = self.selection.__class__(start, end)
+        self.scroll_cursor_visible(center=True)
+        return True
+
+    def goto_line(self, line: int) -> None:
+        row = max(0, min(line - 1, self.document.line_count - 1))
+        self.move_cursor((row, 0))
+        self.scroll_cursor_visible(center=True)
+
     def action_document_start(self) -> None:
         self.move_cursor((0, 0))
 
