@@ -419,6 +419,7 @@ async def test_the_lineage_screen_marks_upstream_and_downstream(demo: Path) -> N
         assert ("bronze.orders", "silver.orders") in screen.edges
         drawn = str(screen.query_one("#edges").render())
         assert "bronze.orders → silver.orders" in drawn and "silver.orders → gold.daily_revenue" in drawn
+        assert screen.states["silver.orders"] == "ok"  # each node drawn with its state's mark
 
 
 async def test_usable_at_80_by_24(demo: Path) -> None:

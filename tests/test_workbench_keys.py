@@ -337,3 +337,43 @@ async def test_find_and_go_to_line(ws: Path) -> None:
         assert editor.cursor_location == (0, 0)
         await pilot.press("ctrl+a")
         assert editor.selected_text == editor.text
+
+
+async def test_the_table_screen_shows_the_code_that_builds_it(ws: Path) -> None:
+    from textual.widgets import TextArea
+
+    from rat_tui.screens.table import TableScreen
+
+    write(ws / "landing" / "t.csv", "id\n1\n2\n")
+    write(ws / "models" / "silver" / "m.sql", '/* rat\n[checks]\nnot_null = ["id"]\n*/\nselect * from bronze.t\n')
+    assert run_rat("run", "-w", str(ws)).returncode == 0
+    app = fresh(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(TableScreen(app.workspace, "silver.m"))
+        screen = app.screen
+        await wait_for(pilot, lambda: bool(screen.loaded))
+        title = str(screen.query_one("#code-title").render())
+        assert "model: models/silver/m.sql" in title and "materialized: table" in title
+        assert "checks: not_null(id)" in title
+        assert screen.query_one("#code-text", TextArea).text.endswith("select * from bronze.t\n")
+        assert "model: models/silver/m.sql" in str(screen.query_one("#lineage-text").render())
+        await pilot.press("escape")
+        app.push_screen(TableScreen(app.workspace, "bronze.t"))
+        screen = app.screen
+        await wait_for(pilot, lambda: bool(screen.loaded))
+        title = str(screen.query_one("#code-title").render())
+        assert "ingested from landing/t/" in title and "t.csv  2 rows  ingested" in title
+        assert not screen.query_one("#code-text").display
+
+
+def test_the_lineage_graph_marks_each_state() -> None:
+    from rich.console import Console
+
+    from rat_tui.screens.lineage import draw
+
+    console = Console(width=80, record=True)
+    states = {"bronze.a": "ok", "silver.b": "failed", "gold.c": "skipped", "gold.d": "stale"}
+    edges = [("bronze.a", "silver.b"), ("silver.b", "gold.c"), ("silver.b", "gold.d")]
+    console.print(draw(["bronze.a", "silver.b", "gold.c", "gold.d"], edges, None, states))
+    text = console.export_text()
+    assert "✓ a" in text and "✗ b" in text and "… c" in text and "↻ d" in text

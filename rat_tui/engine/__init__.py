@@ -2,7 +2,16 @@
 
 from rat_tui.engine.engine import Engine, RunReport
 from rat_tui.engine.errors import RatError, Where
-from rat_tui.engine.records import CheckRecord, ModelBuild, PullRecord, QueryRecord, RunDetails, RunRecord, SourceStatus
+from rat_tui.engine.records import (
+    CheckRecord,
+    ModelBuild,
+    ModelSource,
+    PullRecord,
+    QueryRecord,
+    RunDetails,
+    RunRecord,
+    SourceStatus,
+)
 from rat_tui.engine.states import FAILING, BuildState
 from rat_tui.engine.status import LastRun, TableStatus, WorkspaceStatus
 from rat_tui.engine.workspace import LAYERS, MODEL_LAYERS
@@ -16,6 +25,7 @@ __all__ = [
     "Engine",
     "LastRun",
     "ModelBuild",
+    "ModelSource",
     "PullRecord",
     "QueryRecord",
     "RatError",

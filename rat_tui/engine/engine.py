@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rat_tui.engine import lake
 from rat_tui.engine.errors import LockedError, first_line
 from rat_tui.engine.events import EventBus, ModelWarning, RunFinished, RunStarted
-from rat_tui.engine.records import QueryRecord, RunDetails, RunRecord
+from rat_tui.engine.records import ModelSource, QueryRecord, RunDetails, RunRecord
 from rat_tui.engine.state import State, new_run_id
 from rat_tui.engine.workspace import Workspace, WriterLock
 
@@ -263,6 +263,13 @@ class Engine:
         import os
 
         return self.state.add_request(list(selectors), full_refresh, os.getpid())
+
+    def model_source(self, table: str) -> ModelSource:
+        """The model file (text, materialization, checks) that builds `table`, or for a bronze
+        table its landing folder and files."""
+        from rat_tui.engine.profile import model_source
+
+        return model_source(self.ws, self.state, table)
 
     def quarantined(self) -> list[Any]:
         """The files waiting in quarantine, newest first (path, table, reason, run_id, at, moved_to)."""

@@ -77,6 +77,13 @@ class LandingRecords:
         rows = self.db.execute("SELECT * FROM schema_changes ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [dict(r) for r in rows]
 
+    def files_of(self, table: str, limit: int = 100) -> list[tuple[str, int | None, str, str]]:
+        """(path, rows, status, at) of the files the ledger holds for a bronze table, newest first."""
+        return self.db.execute(
+            "SELECT path, rows, status, at FROM ingested_files WHERE table_name = ? ORDER BY at DESC, path LIMIT ?",
+            (table, limit),
+        ).fetchall()
+
     def quarantined_rows(self) -> list[tuple[str, str, str, str, str]]:
         """(path, table, reason, run_id, at) of every file the ledger holds as quarantined, newest first."""
         return self.db.execute(

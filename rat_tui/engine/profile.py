@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from rat_tui.engine.query import Session
+    from rat_tui.engine.records import ModelSource
+    from rat_tui.engine.state import State
+    from rat_tui.engine.workspace import Workspace
 
 PREVIEW_ROWS = 200
 PROFILE_COLUMNS = 40
@@ -109,3 +112,27 @@ def histogram(con: Any, table: str, column: str, kind: str, distinct: Any) -> li
         return f"{x:.4g}"
 
     return [(f"{label(lo + i * width)} – {label(lo + (i + 1) * width)}", counts.get(i, 0)) for i in range(HIST_BINS)]
+
+
+def model_source(ws: Workspace, state: State, table: str) -> ModelSource:
+    """The model file (text, materialization, checks) that builds `table`, or for a bronze table
+    its landing folder and the files the ledger holds for it."""
+    from rat_tui.engine.models import discover
+    from rat_tui.engine.records import ModelSource
+
+    model = discover(ws).get(table)
+    if model is None:
+        files = [(str(f[0]), f[1], str(f[2]), str(f[3])) for f in state.files_of(table)]
+        return ModelSource(table, None, "", "sql", None, [], None, f"landing/{table.split('.', 1)[1]}/", files)
+    checks_file = model.path.with_name(f"{model.path.stem}.checks.sql")
+    return ModelSource(
+        table,
+        model.path.relative_to(ws.root).as_posix(),
+        model.sql,
+        "python" if model.is_python else "sql",
+        model.materialized,
+        [c.name for c in model.checks],
+        checks_file.relative_to(ws.root).as_posix() if checks_file.is_file() else None,
+        None,
+        [],
+    )

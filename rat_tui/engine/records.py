@@ -119,3 +119,19 @@ class QueryRecord(_Row):
     rows: int | None
     seconds: float
     error: str | None
+
+
+@dataclass
+class ModelSource:
+    """What builds a table: its model file's text and settings, or for a bronze table its landing
+    folder and the files it was ingested from."""
+
+    table: str
+    file: str | None  # the model file, relative to the workspace (None: a bronze table)
+    text: str
+    language: str  # sql | python
+    materialized: str | None
+    checks: list[str]  # the checks' names
+    checks_file: str | None  # `<model>.checks.sql`, when there is one
+    landing: str | None  # a bronze table's folder under the workspace
+    files: list[tuple[str, int | None, str, str]]  # a bronze table's (path, rows, status, at), newest first

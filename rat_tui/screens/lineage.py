@@ -18,9 +18,10 @@ from rat_tui.engine.workspace import LAYERS, Workspace
 
 
 class GraphLoaded(Message):
-    def __init__(self, tables: list[str], edges: list[tuple[str, str]]) -> None:
+    def __init__(self, tables: list[str], edges: list[tuple[str, str]], states: dict[str, str]) -> None:
         self.tables = tables
         self.edges = edges
+        self.states = states  # table -> its state as rat status says it
         super().__init__()
 
 
@@ -38,8 +39,15 @@ def related(edges: list[tuple[str, str]], start: str, forward: bool) -> set[str]
     return out
 
 
-def draw(tables: list[str], edges: list[tuple[str, str]], selected: str | None) -> Table:
-    """Layers side by side; ● the selected table, ▲ what it reads (transitively), ▼ what reads it."""
+def draw(
+    tables: list[str], edges: list[tuple[str, str]], selected: str | None, states: dict[str, str] | None = None
+) -> Table:
+    """Layers side by side; ● the selected table, ▲ what it reads (transitively), ▼ what reads it;
+    each table with its state's mark (✓ ok, ✗ failed or check failed, … skipped, ↻ stale)."""
+    from rat_tui.engine import BuildState
+    from rat_tui.widgets.lake_tree import STATE_ICONS
+
+    states = states or {}
     up = related(edges, selected, forward=False) if selected else set()
     down = related(edges, selected, forward=True) if selected else set()
     grid = Table(expand=True, show_lines=False, box=None, padding=(0, 2))
@@ -49,7 +57,8 @@ def draw(tables: list[str], edges: list[tuple[str, str]], selected: str | None) 
     for layer in LAYERS:
         cells = []
         for name in (t for t in tables if t.startswith(layer + ".")):
-            short = escape(name.split(".", 1)[1])
+            icon = STATE_ICONS.get(BuildState(states[name]), "·") if name in states else "·"
+            short = icon + " " + escape(name.split(".", 1)[1])
             if name == selected:
                 cells.append(f"[reverse] ● {short} [/reverse]")
             elif name in up:
@@ -79,6 +88,7 @@ class LineageScreen(Screen[None]):
         self.selected = selected
         self.tables: list[str] = []
         self.edges: list[tuple[str, str]] = []
+        self.states: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -100,13 +110,14 @@ class LineageScreen(Screen[None]):
         engine = Engine(self.workspace)
         try:
             tables, edges = engine.lineage_graph()
+            states = {t.name: str(t.state) for t in engine.status().tables}
         finally:
             engine.close()
-        self.post_message(GraphLoaded(tables, edges))
+        self.post_message(GraphLoaded(tables, edges, states))
 
     @on(GraphLoaded)
     def _loaded(self, message: GraphLoaded) -> None:
-        self.tables, self.edges = message.tables, message.edges
+        self.tables, self.edges, self.states = message.tables, message.edges, message.states
         options = self.query_one(OptionList)
         options.add_options(message.tables)
         if self.selected in self.tables:
@@ -121,7 +132,7 @@ class LineageScreen(Screen[None]):
         self.render_graph()
 
     def render_graph(self) -> None:
-        self.query_one("#graph", Static).update(draw(self.tables, self.edges, self.selected))
+        self.query_one("#graph", Static).update(draw(self.tables, self.edges, self.selected, self.states))
         near = [(a, b) for a, b in self.edges if self.selected in (a, b)]
         lines = [f"{escape(a)} → {escape(b)}" for a, b in near]
         self.query_one("#edges", Static).update("\n".join(lines) if lines else "[dim]no edges[/dim]")

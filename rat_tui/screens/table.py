@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane, TextArea
 
 from rat_tui.engine.errors import first_line
 from rat_tui.engine.profile import PREVIEW_ROWS
@@ -38,6 +38,18 @@ def _short_number(value: Any) -> str:
         return f"{float(value):.4g}"
     except (TypeError, ValueError):
         return str(value)[:19]
+
+
+def describe_source(source: Any) -> str:
+    """The Code tab's heading: the model file, its materialization and checks, or for a bronze
+    table its landing folder and the files it was ingested from."""
+    if source.file is None:
+        lines = [f"ingested from {source.landing} (bronze: no model)"]
+        lines += [f"  {path}  {rows or 0:,} rows  {status}  {at[:19]}" for path, rows, status, at in source.files]
+        return "\n".join(lines if source.files else [*lines, "  no file ingested yet"])
+    checks = ", ".join(source.checks) or "none"
+    extra = f" (and {source.checks_file})" if source.checks_file else ""
+    return f"model: {source.file}{extra}\nmaterialized: {source.materialized}\nchecks: {checks}"
 
 
 class TableLoaded(Message):
@@ -81,6 +93,9 @@ class TableScreen(Screen[None]):
                 yield Static("loading…", id="preview-title", markup=False)
             with TabPane("Schema", id="schema"):
                 yield DataTable(id="schema-grid", cursor_type="row")
+            with TabPane("Code", id="code"):
+                yield Static("", id="code-title", markup=False)
+                yield TextArea("", read_only=True, show_line_numbers=True, id="code-text")
             with TabPane("Profile", id="profile"):
                 yield Static("profiling…", id="profile-text", markup=False)
             with TabPane("Versions", id="versions"):
@@ -115,6 +130,7 @@ class TableScreen(Screen[None]):
             data["versions"] = engine.history(self.table) if self.table.count(".") == 1 else []
             lineage = engine.lineage(self.table)
             data.update(upstream=lineage.upstream, reads=lineage.reads, downstream=lineage.downstream)
+            data["source"] = engine.model_source(self.table)
         except Exception as exc:
             data["error"] = first_line(exc)
         finally:
@@ -173,7 +189,15 @@ class TableScreen(Screen[None]):
         lineage = [f"{self.table}", "", "reads:      " + (", ".join(data["reads"]) or "-")]
         lineage.append("upstream:   " + (", ".join(data["upstream"]) or "-"))
         lineage.append("downstream: " + (", ".join(data["downstream"]) or "-"))
+        source = data["source"]
+        lineage[1:1] = [*describe_source(source).splitlines()[:3], ""]
         self.query_one("#lineage-text", Static).update("\n".join(lineage))
+        self.query_one("#code-title", Static).update(describe_source(source))
+        code = self.query_one("#code-text", TextArea)
+        code.display = source.file is not None
+        if source.file is not None:
+            code.language = source.language
+            code.load_text(source.text)
 
     def _selected_version(self) -> int | None:
         grid = self.query_one("#versions-grid", DataTable)

@@ -248,6 +248,7 @@ class SqlEditor(TextArea):
             at = text.lower().find(low)
         if at < 0:
             return False
+
         def location(index: int) -> tuple[int, int]:
             return text.count("\n", 0, index), index - (text.rfind("\n", 0, index) + 1)
 
