@@ -200,8 +200,22 @@ async def test_f1_lists_the_keys(demo: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
-        text = str(app.screen.query_one("#help-text").render())
+        from rich.console import Console
+
+        from rat_tui.screens.help import help_table
+
+        console = Console(width=76, record=True)
+        console.print(help_table())
+        text = console.export_text()
         assert "ctrl+j" in text and "f8" in text
+        # A wrapped line continues under its own column, not under the keys.
+        lines = text.splitlines()
+        wrapped = [line for line in lines if line.startswith(" " * 16) and line.strip()]
+        assert wrapped, text  # (the old help ran a wrapped line back to the left edge)
+        scroll = app.screen.query_one("VerticalScroll")
+        await pilot.press("pagedown")  # the keys scroll from the keyboard
+        await pilot.pause(0.2)
+        assert scroll.scroll_y > 0
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
