@@ -90,3 +90,41 @@ def query(e: Engine, sql: str) -> list[tuple]:
         return rel.fetchall()
     finally:
         session.close()
+
+
+class Tmux:
+    """A real terminal: `rat` (or any command) in a detached tmux session of a given size, typed
+    into with send-keys and read with capture-pane."""
+
+    def __init__(self, command: str, width: int, height: int, name: str = "rat-test") -> None:
+        self.session = f"{name}-{int(time.time() * 1000)}"
+        size = ["-x", str(width), "-y", str(height)]
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.session, *size, command], check=True)
+        subprocess.run(["tmux", "resize-window", "-t", self.session, *size], check=False)
+
+    def __enter__(self) -> Tmux:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.session], check=False)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-t", self.session, "-p"], capture_output=True, text=True).stdout
+
+    def until(self, what: str, timeout: float = 30) -> str:
+        """The screen once it shows `what`; fail with the screen after `timeout` seconds."""
+        end = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < end:
+            text = self.screen()
+            if what in text:
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"{what!r} never showed:\n{text}")
+
+    def keys(self, *names: str, literal: bool = False) -> None:
+        """Key names (C-j, F3, Enter) or, `literal`, text as typed; then a person's pause (keys
+        that arrive in one read may be taken as pasted text)."""
+        flags = ["-l"] if literal else []
+        subprocess.run(["tmux", "send-keys", "-t", self.session, *flags, "--", *names], check=True)
+        time.sleep(0.4)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import RAT, run_rat, wait_for, write
+from conftest import RAT, Tmux, run_rat, wait_for, write
 
 from rat_tui.app import RatApp
 from rat_tui.engine import Engine
@@ -125,37 +125,15 @@ async def test_a_new_table_appears_live_while_the_engine_watches(ws: Path) -> No
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_the_real_rat_in_tmux_answers_a_query(demo: Path) -> None:
     (demo / ".rat" / "buffers.json").unlink(missing_ok=True)  # other tests' editor text: start clean
-    session = f"rat-test-{int(time.time() * 1000)}"
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", f"{RAT} -w {demo}"], check=True
-    )
-    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "120", "-y", "40"], check=False)
-    try:
-        screen = ""
-        for _ in range(300):
-            screen = subprocess.run(
-                ["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True
-            ).stdout
-            if "no query yet" in screen:
-                break
-            time.sleep(0.1)
-        assert "no query yet" in screen, screen
+    with Tmux(f"{RAT} -w {demo}", 120, 40) as term:
+        term.until("no query yet")
         time.sleep(0.5)
         # Typed at the top of the editor; the cursor sits right after the `;` when ctrl+j comes.
-        subprocess.run(["tmux", "send-keys", "-t", session, "-l", "select 6 * 7 as answer"], check=True)
-        subprocess.run(["tmux", "send-keys", "-t", session, "\\;"], check=True)
-        time.sleep(0.5)  # a person's pause: keys that arrive in one read may be taken as pasted text
-        subprocess.run(["tmux", "send-keys", "-t", session, "C-j"], check=True)
-        for _ in range(300):
-            screen = subprocess.run(
-                ["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True
-            ).stdout
-            if "1 row " in screen and "42" in screen:
-                break
-            time.sleep(0.1)
-        assert "1 row " in screen and "42" in screen, screen
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        term.keys("select 6 * 7 as answer", literal=True)
+        term.keys("\\;")
+        term.keys("C-j")
+        screen = term.until("1 row ")
+        assert "42" in screen, screen
 
 
 async def test_query_history_finds_and_reuses_past_queries(demo: Path) -> None:

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from conftest import run_rat, wait_for, write
+from conftest import RAT, Tmux, run_rat, wait_for, write
 
 from rat_tui.app import RatApp
 from rat_tui.screens.export import ConfirmScreen, PathScreen
@@ -15,6 +15,13 @@ from rat_tui.widgets.lake_tree import LakeTree
 from rat_tui.widgets.pipeline import PipelinePanel
 from rat_tui.widgets.results import ResultsView
 from rat_tui.widgets.sql_editor import PLACEHOLDER, SqlEditor
+
+
+def built(ws: Path, files: dict[str, str]) -> None:
+    """Write the files into the workspace and run it (it must succeed)."""
+    for rel, text in files.items():
+        write(ws / rel, text)
+    assert run_rat("run", "-w", str(ws)).returncode == 0
 
 
 def fresh(root: Path, **kwargs: object) -> RatApp:
@@ -150,9 +157,7 @@ async def test_tabs_switch_by_key_and_files_save_in_place(ws: Path) -> None:
 
 
 async def test_open_model_from_the_tree_and_insert_quoted_names(ws: Path) -> None:
-    write(ws / "landing" / "t.csv", 'id,"Odd Name"\n1,2\n')
-    write(ws / "models" / "silver" / "m.sql", "select * from bronze.t\n")
-    assert run_rat("run", "-w", str(ws)).returncode == 0
+    built(ws, {"landing/t.csv": 'id,"Odd Name"\n1,2\n', "models/silver/m.sql": "select * from bronze.t\n"})
     app = fresh(ws)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.workbench
@@ -204,73 +209,48 @@ async def test_sorting_keeps_the_focus_and_the_column(demo: Path) -> None:
 def test_the_real_rat_in_tmux_by_keys_alone(demo: Path) -> None:
     """At 80×24: type into the fresh editor, run, move through every pane, switch tabs, edit a
     model file in place."""
-    import subprocess
-    import time
-
-    from conftest import RAT
-
     model = demo / "models" / "gold" / "daily_revenue.sql"
     original = model.read_text()
     (demo / ".rat" / "buffers.json").unlink(missing_ok=True)
-    session = f"rat-keys-{int(time.time() * 1000)}"
-
-    def screen() -> str:
-        return subprocess.run(["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True).stdout
-
-    def until(what: str, timeout: float = 20) -> str:
-        end = time.monotonic() + timeout
-        text = ""
-        while time.monotonic() < end:
-            text = screen()
-            if what in text:
-                return text
-            time.sleep(0.1)
-        raise AssertionError(f"{what!r} never showed:\n{text}")
-
-    def keys(*names: str, literal: bool = False) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", session, *(["-l"] if literal else []), "--", *names], check=True)
-        time.sleep(0.4)  # a person's pause: keys in one read may be taken as pasted text
-
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", f"{RAT} -w {demo}"], check=True)
-    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "80", "-y", "24"], check=False)
-    try:
-        until("type SQL here")
-        until("f1 Help")  # the footer keeps help in reach at 80 columns
-        until("daily_revenue")  # the lake tree has loaded
-        keys("select 6 * 7 as answer", literal=True)
-        keys("C-j")
-        until("1 row ")
-        assert "42" in screen()
-        keys("F3")
-        until("Sort by column")  # the grid has the focus: its keys in the footer
-        keys("F6")
-        until("Insert name")  # the tree
-        keys("F7")
-        until("state")  # the pipeline panel, shown at 80 columns by its key
-        keys("F2")
-        keys("C-n")
-        until("query 2")
-        keys("C-PageUp")
-        until("select 6 * 7")  # back on the first tab
-        keys("F10")
-        until("editor full screen")
-        assert "bronze" not in screen()  # the editor alone
-        keys("F10")
-        # Open the model, add a line at its end, save it in place.
-        keys("C-o")
-        until("Open a .sql file")
-        keys("gold/daily_revenue.sql", literal=True)
-        keys("Enter")
-        until("1  /* rat")  # the model's text in its own tab
-        keys("C-End")
-        keys("Enter")
-        keys("-- edited in rat", literal=True)
-        keys("C-s")
-        until("saved models/gold/daily_revenue.sql")
-        assert model.read_text() == original + "\n-- edited in rat"
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
-        model.write_text(original)
+    with Tmux(f"{RAT} -w {demo}", 80, 24, name="rat-keys") as term:
+        until, keys, screen = term.until, term.keys, term.screen
+        try:
+            until("type SQL here")
+            until("f1 Help")  # the footer keeps help in reach at 80 columns
+            until("daily_revenue")  # the lake tree has loaded
+            keys("select 6 * 7 as answer", literal=True)
+            keys("C-j")
+            until("1 row ")
+            assert "42" in screen()
+            keys("F3")
+            until("Sort by column")  # the grid has the focus: its keys in the footer
+            keys("F6")
+            until("Insert name")  # the tree
+            keys("F7")
+            until("state")  # the pipeline panel, shown at 80 columns by its key
+            keys("F2")
+            keys("C-n")
+            until("query 2")
+            keys("C-PageUp")
+            until("select 6 * 7")  # back on the first tab
+            keys("F10")
+            until("editor full screen")
+            assert "bronze" not in screen()  # the editor alone
+            keys("F10")
+            # Open the model, add a line at its end, save it in place.
+            keys("C-o")
+            until("Open a .sql file")
+            keys("gold/daily_revenue.sql", literal=True)
+            keys("Enter")
+            until("1  /* rat")  # the model's text in its own tab
+            keys("C-End")
+            keys("Enter")
+            keys("-- edited in rat", literal=True)
+            keys("C-s")
+            until("saved models/gold/daily_revenue.sql")
+            assert model.read_text() == original + "\n-- edited in rat"
+        finally:
+            model.write_text(original)
 
 
 async def test_failures_and_quarantine_stay_visible_and_up_to_date_says_so(ws: Path) -> None:
@@ -344,9 +324,8 @@ async def test_the_table_screen_shows_the_code_that_builds_it(ws: Path) -> None:
 
     from rat_tui.screens.table import TableScreen
 
-    write(ws / "landing" / "t.csv", "id\n1\n2\n")
-    write(ws / "models" / "silver" / "m.sql", '/* rat\n[checks]\nnot_null = ["id"]\n*/\nselect * from bronze.t\n')
-    assert run_rat("run", "-w", str(ws)).returncode == 0
+    model = '/* rat\n[checks]\nnot_null = ["id"]\n*/\nselect * from bronze.t\n'
+    built(ws, {"landing/t.csv": "id\n1\n2\n", "models/silver/m.sql": model})
     app = fresh(ws)
     async with app.run_test(size=(120, 40)) as pilot:
         app.push_screen(TableScreen(app.workspace, "silver.m"))

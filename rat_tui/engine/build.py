@@ -81,9 +81,8 @@ def check_where(model: Model, root: Path, results: list[CheckResult]) -> Where:
     the model's header (or SQL) that names its kind."""
     failed = next(r for r in results if r.blocks)
     declared = next((c for c in model.checks if c.name == failed.name), None)
-    if declared is not None and declared.file:
-        text = (root / declared.file).read_text(encoding="utf-8", errors="replace")
-        return Where(declared.file, declared.line or line_naming(text, failed.name), failed.name)
+    if declared is not None and declared.file:  # model.checks_text is that file, read at discovery
+        return Where(declared.file, declared.line or line_naming(model.checks_text, failed.name), failed.name)
     kind = failed.name.split("(", 1)[0]
     return Where(model.path.relative_to(root).as_posix(), line_naming(model.sql, kind), failed.name)
 

@@ -19,6 +19,7 @@ from rat_tui.engine.workspace import Workspace, WriterLock
 
 if TYPE_CHECKING:
     from rat_tui.engine.handover import Outcome
+    from rat_tui.engine.ingest.quarantine import QuarantinedFile
     from rat_tui.engine.profile import Lineage, TableProfile
     from rat_tui.engine.query import Session
     from rat_tui.engine.status import WorkspaceStatus
@@ -271,7 +272,7 @@ class Engine:
 
         return model_source(self.ws, self.state, table)
 
-    def quarantined(self) -> list[Any]:
+    def quarantined(self) -> list[QuarantinedFile]:
         """The files waiting in quarantine, newest first (path, table, reason, run_id, at, moved_to)."""
         from rat_tui.engine.ingest.quarantine import quarantined_files
 

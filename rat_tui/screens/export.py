@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -68,9 +68,8 @@ class PathScreen(ModalScreen[str | None]):
         options.clear_options()
         options.add_options(shown)
 
-    def on_key(self, event: object) -> None:
-        key = getattr(event, "key", "")
-        if key == "down" and self.files and self.query_one(Input).has_focus:
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "down" and self.files and self.query_one(Input).has_focus:
             options = self.query_one(OptionList)
             options.focus()
             options.highlighted = 0

@@ -79,7 +79,6 @@ class WorkbenchLayout(WorkbenchWorkers):
         tabs.styles.height = "1fr" if z == "editor" else "45%"
         if z in ("tree", "pipeline"):
             side.styles.width = "1fr"
-            side.styles.max_width = None
         else:
             cols = self.side_cols or side_width(width, bool(panel.display))
             side.styles.width = max(16, min(cols, width - 30))

@@ -149,11 +149,14 @@ class SqlEditor(TextArea):
         elif popup is not None and popup.display:
             popup.hide()
 
+    def cursor_offset(self) -> int:
+        """The cursor's place as an index into the text."""
+        row, col = self.cursor_location
+        return sum(len(line) + 1 for line in self.text.split("\n")[:row]) + col
+
     def _text_before_cursor(self) -> tuple[str, str]:
         """The text from the start of the statement to the cursor, and the whole statement."""
-        row, col = self.cursor_location
-        lines = self.text.split("\n")
-        offset = sum(len(line) + 1 for line in lines[:row]) + col
+        offset = self.cursor_offset()
         text = self.text
         start, end = statement_bounds(text, offset)
         start = min(start, offset)
@@ -205,10 +208,7 @@ class SqlEditor(TextArea):
     def current_sql(self) -> str:
         if self.selected_text.strip():
             return self.selected_text.strip()
-        row, col = self.cursor_location
-        lines = self.text.split("\n")
-        offset = sum(len(line) + 1 for line in lines[:row]) + col
-        return statement_at(self.text, offset)
+        return statement_at(self.text, self.cursor_offset())
 
     def action_run(self) -> None:
         popup = self.completion_list
@@ -240,10 +240,7 @@ class SqlEditor(TextArea):
         if not needle:
             return False
         text, low = self.text, needle.lower()
-        row, col = self.cursor_location
-        lines = text.split("\n")
-        offset = sum(len(line) + 1 for line in lines[:row]) + col
-        at = text.lower().find(low, offset)
+        at = text.lower().find(low, self.cursor_offset())
         if at < 0:
             at = text.lower().find(low)
         if at < 0:
