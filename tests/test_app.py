@@ -111,6 +111,34 @@ async def test_the_lake_tree_lists_tables_and_inserts_names(demo: Path) -> None:
         assert app.focused is editor
 
 
+async def test_a_reload_of_the_lake_keeps_the_trees_cursor_and_what_is_open(demo: Path) -> None:
+    """The tree is rebuilt on every commit: the cursor must not jump to the top under the user's enter."""
+    app = RatApp(demo, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.query_one(LakeTree)
+        await wait_for(pilot, lambda: "silver.orders" in tree.tables)
+        await pilot.pause(0.3)
+        tree.focus()
+        silver = tree.root.children[1]
+        orders = next(n for n in silver.children if n.data == "silver.orders")
+        orders.expand()
+        tree.root.children[0].collapse()  # bronze
+        await pilot.pause()
+        tree.move_cursor(orders)
+        tables, columns = list(tree.tables.values()), dict(tree.columns)
+        tree.update_tables(tables, columns)
+        assert tree.cursor_node is not None and tree.cursor_node.data == "silver.orders"
+        assert not tree.root.children[0].is_expanded and tree.root.children[1].is_expanded
+        assert next(n for n in tree.root.children[1].children if n.data == "silver.orders").is_expanded
+        await pilot.pause()
+        tree.move_cursor(tree.cursor_node.children[0])  # a column of silver.orders
+        column = tree.cursor_node.data
+        tree.update_tables(tables, columns)
+        assert tree.cursor_node.data == column
+        tree.update_tables([t for t in tables if t.name != "silver.orders"], columns)
+        assert tree.cursor_node.data == "silver"  # its table went: the cursor stays in its layer
+
+
 async def test_a_new_table_appears_live_while_the_engine_watches(ws: Path) -> None:
     root = ws
     app = RatApp(root, watch=True)

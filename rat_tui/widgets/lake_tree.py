@@ -11,6 +11,7 @@ from rich.markup import escape
 from textual.binding import BindingType
 from textual.message import Message
 from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from rat_tui.actions import bindings
 from rat_tui.engine import LAYERS, BuildState, TableStatus
@@ -75,8 +76,9 @@ class LakeTree(Tree[str]):
         self.clock: Callable[[], float] = time.time  # what "now" is for the tables' ages
 
     def update_tables(self, tables: list[TableStatus], columns: dict[str, list[tuple[str, str]]]) -> None:
-        """Rebuild the tree from `rat status`'s tables, keeping which layers are open."""
-        opened = {n.data for n in self.root.children if n.is_expanded} or set(LAYERS)
+        """Rebuild the tree from `rat status`'s tables; what is open and the cursor's node stay as they were."""
+        opened = {str(n.data) for n in self._walk() if n.is_expanded} if self.root.children else set(LAYERS)
+        under_cursor = str(self.cursor_node.data) if self.cursor_node is not None else None
         self.clear()
         self.tables = {t.name: t for t in tables}
         self.columns = columns
@@ -86,9 +88,31 @@ class LakeTree(Tree[str]):
             for t in tables:
                 if t.layer != layer:
                     continue
-                table_node = node.add(self._label(t, now), data=t.name)
+                table_node = node.add(self._label(t, now), data=t.name, expand=t.name in opened)
                 for col, kind in columns.get(t.name, []):
                     table_node.add_leaf(f"{escape(col)} [dim]{escape(kind)}[/dim]", data=f"{t.name}.{col}")
+        if under_cursor is not None:
+            self._put_cursor_on(under_cursor)
+
+    def _put_cursor_on(self, data: str) -> None:
+        """Put the cursor back on the node holding `data` (or its table, or its layer) after a rebuild."""
+        shown = {str(n.data): n for n in self._walk(shown_only=True)}
+        for candidate in (data, ".".join(data.split(".")[:2]), data.split(".")[0]):
+            if candidate in shown:
+                self._tree_lines  # noqa: B018 - lays the new nodes out, so each has its line number
+                self.move_cursor(shown[candidate])
+                return
+
+    def _walk(self, shown_only: bool = False) -> list[TreeNode[str]]:
+        """Every node under the root, in order (only those on screen with `shown_only`)."""
+        nodes: list[TreeNode[str]] = []
+        todo = list(self.root.children)
+        while todo:
+            node = todo.pop(0)
+            nodes.append(node)
+            if node.is_expanded or not shown_only:
+                todo[:0] = node.children
+        return nodes
 
     @staticmethod
     def _label(t: TableStatus, now: float) -> str:
