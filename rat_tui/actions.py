@@ -63,11 +63,14 @@ ACTIONS: tuple[Action, ...] = (
     Action("workbench", "next_tab", "ctrl+pagedown", "next editor tab", "Editor", title="Next tab",
            display="ctrl+pagedown / ctrl+pageup", priority=True),
     Action("workbench", "previous_tab", "ctrl+pageup", where="Editor", title="Previous tab", priority=True),
-    # By number from the palette ("tab 3"): terminals send alt+digit in ways Textual cannot tell apart.
+    # By number: ctrl+t lists the tabs, a digit picks one (terminals send alt+digit in ways Textual
+    # cannot tell apart); "tab 3" in the palette.
+    Action("workbench", "pick_tab", "ctrl+t", "the tabs, numbered: a digit (or enter) switches to one", "Editor",
+           title="Switch to tab", priority=True),
     *(Action("workbench", f"tab_{n}", title=f"Tab {n}") for n in range(1, 10)),
     Action("workbench", "runs", "f5", "runs: history, each model's build, errors, failed checks with sample rows",
            title="Runs"),
-    Action("workbench", "lineage", "f4",
+    Action("workbench", "lineage", "f12",
            "lineage: the model graph, the selected table's upstream and downstream marked", title="Lineage"),
     Action("workbench", "export", "ctrl+e", "export the last query's whole result (.csv, .parquet, .json)", "Grid",
            title="Export result", priority=True),
@@ -94,6 +97,8 @@ ACTIONS: tuple[Action, ...] = (
            "Editor", title="Find", priority=True),
     Action("workbench", "goto_line", "ctrl+g", "go to a line of the editor", "Editor", title="Go to line",
            priority=True),
+    Action("editor", "format_sql", "f4", "format the selection or the whole tab (sqlfmt; ctrl+z undoes it)",
+           "Editor", title="Format SQL", palette="format_sql"),
     Action("editor", "document_start", "ctrl+home", "the start / the end of the text", "Editor",
            display="ctrl+home / ctrl+end"),
     Action("editor", "document_end", "ctrl+end", where="Editor"),
@@ -105,6 +110,12 @@ ACTIONS: tuple[Action, ...] = (
     # The grid's.
     Action("grid", "sort", "s", "sort the results by the cursor's column (again: descending)", "Grid",
            "Sort by column", "Sort results", palette="sort_results"),
+    Action("grid", "screen.search_results", "slash", "search the rows shown: the cursor goes to the next cell holding the text",
+           "Grid", "Search", "Search results", palette="search_results", display="/"),
+    Action("grid", "search_next", "n", "the next cell holding the searched text (wrapping)", "Grid"),
+    Action("grid", "narrower", "less_than_sign", "narrower / wider column under the cursor (kept when sorted)",
+           "Grid", display="< / >"),
+    Action("grid", "wider", "greater_than_sign", where="Grid"),
     Action("grid", "screen.copy_row", "r", "copy the row, tab-separated with a header", "Grid", "Copy row",
            "Copy row", palette="copy_row"),
     Action("grid", "screen.copy_rows", "R", f"copy the rows (up to {COPY_ROWS:,}), tab-separated with a header",

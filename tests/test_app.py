@@ -104,8 +104,7 @@ async def test_the_lake_tree_lists_tables_and_inserts_names(demo: Path) -> None:
         editor = app.query_one(SqlEditor)
         editor.text = ""
         tree.focus()
-        node = next(n for n in tree.root.children[2].children if n.data == "gold.daily_revenue")
-        tree.move_cursor(node)
+        tree.select("gold.daily_revenue")
         await pilot.press("i")
         await wait_for(pilot, lambda: editor.text == "gold.daily_revenue")
         assert app.focused is editor
@@ -353,8 +352,7 @@ async def test_the_table_screen_shows_preview_schema_profile_versions_and_lineag
         tree = app.query_one(LakeTree)
         await wait_for(pilot, lambda: "silver.orders" in tree.tables)
         tree.focus()
-        node = next(n for n in tree.root.children[1].children if n.data == "silver.orders")
-        tree.move_cursor(node)
+        tree.select("silver.orders")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, TableScreen))
         screen = app.screen
@@ -423,14 +421,15 @@ async def test_editor_tabs_are_kept_across_restarts(ws: Path) -> None:
 
 
 async def test_the_lineage_screen_marks_upstream_and_downstream(demo: Path) -> None:
-    from rat_tui.screens.lineage import LineageScreen, related
+    from rat_tui.engine import reachable as related
+    from rat_tui.screens.lineage import LineageScreen
 
     edges = [("bronze.a", "silver.b"), ("silver.b", "gold.c"), ("bronze.x", "gold.c")]
     assert related(edges, "silver.b", forward=False) == {"bronze.a"}
     assert related(edges, "silver.b", forward=True) == {"gold.c"}
     app = RatApp(demo, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f4")
+        await pilot.press("f12")
         await wait_for(pilot, lambda: isinstance(app.screen, LineageScreen) and app.screen.tables)
         screen = app.screen
         screen.query_one("#lineage-tables").highlighted = screen.tables.index("silver.orders")

@@ -107,7 +107,7 @@ def test_table_screen_profile(snap_compare, demo: Path, size: str) -> None:
 def test_lineage_screen(snap_compare, demo: Path, size: str) -> None:
     async def run(pilot) -> None:
         await settle(pilot)
-        await pilot.press("f4")
+        await pilot.press("f12")
         await pilot.pause(0.5)
 
     assert snap_compare(fresh_app(demo), terminal_size=SIZES[size], run_before=run)

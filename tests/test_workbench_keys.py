@@ -164,8 +164,7 @@ async def test_open_model_from_the_tree_and_insert_quoted_names(ws: Path) -> Non
         tree = app.query_one(LakeTree)
         await wait_for(pilot, lambda: "silver.m" in tree.tables)
         await pilot.press("f6")
-        node = next(n for n in tree.root.children[1].children if n.data == "silver.m")
-        tree.move_cursor(node)
+        tree.select("silver.m")
         await pilot.press("o")
         await wait_for(pilot, lambda: screen.editor.path == "models/silver/m.sql")
         assert screen.editor.text == "select * from bronze.t\n"
@@ -173,12 +172,9 @@ async def test_open_model_from_the_tree_and_insert_quoted_names(ws: Path) -> Non
         screen.action_tab_1()
         screen.editor.text = "select"
         screen.editor.move_cursor((0, 6))
-        bronze = next(n for n in tree.root.children[0].children if n.data == "bronze.t")
-        bronze.expand()
-        await pilot.pause(0.1)
-        column = next(n for n in bronze.children if str(n.data).endswith("Odd Name"))
-        tree.focus()
-        tree.move_cursor(column)
+        await pilot.pause()
+        await pilot.press("f6")
+        tree.select("bronze.t.Odd Name")
         await pilot.press("i")
         await wait_for(pilot, lambda: screen.editor.text == 'select "Odd Name"')
 

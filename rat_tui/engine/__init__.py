@@ -4,6 +4,7 @@ from rat_tui.engine.engine import Engine, RunReport
 from rat_tui.engine.errors import RatError, Where
 from rat_tui.engine.records import (
     CheckRecord,
+    Lineage,
     ModelBuild,
     ModelSource,
     PullRecord,
@@ -11,6 +12,7 @@ from rat_tui.engine.records import (
     RunDetails,
     RunRecord,
     SourceStatus,
+    reachable,
 )
 from rat_tui.engine.states import FAILING, BuildState
 from rat_tui.engine.status import LastRun, TableStatus, WorkspaceStatus
@@ -24,6 +26,7 @@ __all__ = [
     "CheckRecord",
     "Engine",
     "LastRun",
+    "Lineage",
     "ModelBuild",
     "ModelSource",
     "PullRecord",
@@ -36,4 +39,5 @@ __all__ = [
     "TableStatus",
     "Where",
     "WorkspaceStatus",
+    "reachable",
 ]

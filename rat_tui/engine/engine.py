@@ -20,8 +20,9 @@ from rat_tui.engine.workspace import Workspace, WriterLock
 if TYPE_CHECKING:
     from rat_tui.engine.handover import Outcome
     from rat_tui.engine.ingest.quarantine import QuarantinedFile
-    from rat_tui.engine.profile import Lineage, TableProfile
+    from rat_tui.engine.profile import TableProfile
     from rat_tui.engine.query import Session
+    from rat_tui.engine.records import Lineage
     from rat_tui.engine.status import WorkspaceStatus
     from rat_tui.engine.versions import Diff
 
@@ -237,19 +238,10 @@ class Engine:
             session.close()
 
     def lineage(self, table: str) -> Lineage:
-        """What a table is built from and what is built from it."""
-        from rat_tui.engine.models import discover, plan
-        from rat_tui.engine.profile import Lineage
+        """What a table is built from and what is built from it, in the graph `lineage_graph` gives."""
+        from rat_tui.engine.records import Lineage
 
-        models = discover(self.ws)
-        graph = plan(self.ws, models, set())
-        model = models.get(table)
-        return Lineage(
-            table,
-            upstream=sorted(graph.upstream(table)) if model is not None else [],
-            reads=list(model.depends_on) if model is not None else [],
-            downstream=sorted(set(graph.downstream(table)) | {m for m, mm in models.items() if table in mm.depends_on}),
-        )
+        return Lineage.of(table, self.lineage_graph()[1])
 
     def query_history(self, limit: int = 500) -> list[QueryRecord]:
         """The workbench's queries, newest first."""

@@ -41,14 +41,6 @@ class TableProfile:
     columns: list[ColumnProfile]  # the first PROFILE_COLUMNS columns
 
 
-@dataclass(frozen=True)
-class Lineage:
-    table: str
-    upstream: list[str]  # everything it is built from
-    reads: list[str]  # what its model reads directly
-    downstream: list[str]  # everything built from it
-
-
 def profile_table(session: Session, table: str) -> TableProfile:
     con = session.con
     name = qualified(table)

@@ -135,3 +135,39 @@ class ModelSource:
     checks_file: str | None  # `<model>.checks.sql`, when there is one
     landing: str | None  # a bronze table's folder under the workspace
     files: list[tuple[str, int | None, str, str]]  # a bronze table's (path, rows, status, at), newest first
+
+
+@dataclass(frozen=True)
+class Lineage:
+    table: str
+    upstream: list[str]  # everything it is built from, bronze tables too
+    reads: list[str]  # what its model reads directly
+    downstream: list[str]  # everything built from it
+    edges: list[tuple[str, str]]  # the (read, built) edges among the table, its upstream and downstream
+
+    @classmethod
+    def of(cls, table: str, edges: list[tuple[str, str]]) -> Lineage:
+        """`table`'s lineage in the graph of (read, built) edges, the one the lineage screen draws."""
+        up, down = reachable(edges, table, forward=False), reachable(edges, table, forward=True)
+        near = up | down | {table}
+        return cls(
+            table,
+            upstream=sorted(up),
+            reads=sorted(a for a, b in edges if b == table),
+            downstream=sorted(down),
+            edges=[(a, b) for a, b in edges if a in near and b in near],
+        )
+
+
+def reachable(edges: list[tuple[str, str]], start: str, forward: bool) -> set[str]:
+    """Every table reachable from `start` along the edges (downstream) or against them (upstream)."""
+    out: set[str] = set()
+    frontier = [start]
+    while frontier:
+        cur = frontier.pop()
+        for a, b in edges:
+            src, dst = (a, b) if forward else (b, a)
+            if src == cur and dst not in out:
+                out.add(dst)
+                frontier.append(dst)
+    return out

@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, ScrollableContainer, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 
-from rat_tui.engine.workspace import LAYERS, Workspace
+from rat_tui.engine import BuildState, reachable
+from rat_tui.engine.workspace import Workspace
+from rat_tui.widgets.dag import draw_graph
+from rat_tui.widgets.lake_tree import STATE_ICONS
 
 
 class GraphLoaded(Message):
@@ -25,61 +28,53 @@ class GraphLoaded(Message):
         super().__init__()
 
 
-def related(edges: list[tuple[str, str]], start: str, forward: bool) -> set[str]:
-    """Every table reachable from `start` along the edges (downstream) or against them (upstream)."""
-    out: set[str] = set()
-    frontier = [start]
-    while frontier:
-        cur = frontier.pop()
-        for a, b in edges:
-            src, dst = (a, b) if forward else (b, a)
-            if src == cur and dst not in out:
-                out.add(dst)
-                frontier.append(dst)
-    return out
+LEGEND = (
+    "● the selected table  [green]▲ what it is built from[/green]  [yellow]▼ what is built from it[/yellow]\n"
+    "✓ ok  ✗ failed or check failed  … skipped  ↻ stale  · never built      ← → scroll the graph"
+)
 
 
 def draw(
     tables: list[str], edges: list[tuple[str, str]], selected: str | None, states: dict[str, str] | None = None
-) -> Table:
-    """Layers side by side; ● the selected table, ▲ what it reads (transitively), ▼ what reads it;
-    each table with its state's mark (✓ ok, ✗ failed or check failed, … skipped, ↻ stale)."""
-    from rat_tui.engine import BuildState
-    from rat_tui.widgets.lake_tree import STATE_ICONS
-
+) -> Text:
+    """The graph with arrows (widgets/dag.py): ● the selected table, ▲ what it is built from
+    (transitively), ▼ what is built from it, their edges in colour; each table with its state's mark
+    (✓ ok, ✗ failed or check failed, … skipped, ↻ stale)."""
     states = states or {}
-    up = related(edges, selected, forward=False) if selected else set()
-    down = related(edges, selected, forward=True) if selected else set()
-    grid = Table(expand=True, show_lines=False, box=None, padding=(0, 2))
-    for layer in LAYERS:
-        grid.add_column(layer, header_style="bold")
-    columns = []
-    for layer in LAYERS:
-        cells = []
-        for name in (t for t in tables if t.startswith(layer + ".")):
-            icon = STATE_ICONS.get(BuildState(states[name]), "·") if name in states else "·"
-            short = icon + " " + escape(name.split(".", 1)[1])
-            if name == selected:
-                cells.append(f"[reverse] ● {short} [/reverse]")
-            elif name in up:
-                cells.append(f"[green]▲ {short}[/green]")
-            elif name in down:
-                cells.append(f"[yellow]▼ {short}[/yellow]")
-            else:
-                cells.append(f"[dim]  {short}[/dim]")
-        columns.append(cells)
-    for i in range(max((len(c) for c in columns), default=0)):
-        grid.add_row(*[c[i] if i < len(c) else "" for c in columns])
-    return grid
+    up = reachable(edges, selected, forward=False) if selected else set()
+    down = reachable(edges, selected, forward=True) if selected else set()
+    marks: dict[str, tuple[str, str]] = {}
+    for name in tables:
+        icon = STATE_ICONS.get(BuildState(states[name]), "·") if name in states else "·"
+        if name == selected:
+            marks[name] = (f"● {icon} ", "reverse")
+        elif name in up:
+            marks[name] = (f"▲ {icon} ", "green")
+        elif name in down:
+            marks[name] = (f"▼ {icon} ", "yellow")
+        else:
+            marks[name] = (f"  {icon} ", "dim" if selected else "")
+    on_path = {selected} if selected else set()
+    weights = [
+        3 if a in down | on_path and b in down else 2 if b in up | on_path and a in up else 0 if selected else 1
+        for a, b in edges
+    ]
+    return draw_graph(tables, edges, marks, weights)
 
 
 class LineageScreen(Screen[None]):
     """Pick a table on the left; the graph shows what it reads and what reads it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("left", "scroll_graph(-8)", "Scroll", show=False),
+        Binding("right", "scroll_graph(8)", "Scroll", show=False),
+    ]
     DEFAULT_CSS = """
-    LineageScreen OptionList { width: 36; }
-    LineageScreen #edges { height: auto; padding: 1 0; }
+    LineageScreen OptionList { width: 32; }
+    LineageScreen #graph-scroll { height: auto; max-height: 1fr; }
+    LineageScreen #graph { width: auto; }
+    LineageScreen #legend, LineageScreen #edges { height: auto; padding: 1 0 0 0; }
     """
 
     def __init__(self, workspace: Workspace, selected: str | None = None) -> None:
@@ -95,13 +90,21 @@ class LineageScreen(Screen[None]):
         with Horizontal():
             yield OptionList(id="lineage-tables")
             with VerticalScroll():
-                yield Static("", id="graph")
+                with ScrollableContainer(id="graph-scroll", can_focus=False):
+                    yield Static("", id="graph")
+                yield Static(LEGEND, id="legend")
                 yield Static("", id="edges")
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = "lineage"
+        self.query_one(OptionList).focus()
         self.load()
+
+    def action_scroll_graph(self, columns: int) -> None:
+        """Scroll a graph wider than the screen sideways (the table list keeps up and down)."""
+        scroll = self.query_one("#graph-scroll", ScrollableContainer)
+        scroll.scroll_to(x=scroll.scroll_x + columns, animate=False)
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:

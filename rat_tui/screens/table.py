@@ -7,13 +7,16 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import ScrollableContainer, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane, TextArea
 
 from rat_tui.engine.errors import first_line
 from rat_tui.engine.profile import PREVIEW_ROWS
+from rat_tui.engine.status import layer_order
 from rat_tui.engine.workspace import Workspace
+from rat_tui.screens.lineage import draw
 
 BAR = 24
 
@@ -72,8 +75,11 @@ class TableScreen(Screen[None]):
     marked by `m`): rows added, removed and changed, matched by the model's unique_key if it has one.
     """
 
+    TABS = ("preview", "schema", "code", "profile", "versions", "lineage")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("1", "show_tab(0)", "Tabs", key_display="1-6"),
+        *(Binding(str(n + 1), f"show_tab({n})", show=False) for n in range(1, len(TABS))),
         Binding("d", "diff", "Diff versions"),
         Binding("m", "mark", "Mark version"),
     ]
@@ -96,7 +102,7 @@ class TableScreen(Screen[None]):
             with TabPane("Code", id="code"):
                 yield Static("", id="code-title", markup=False)
                 yield TextArea("", read_only=True, show_line_numbers=True, id="code-text")
-            with TabPane("Profile", id="profile"):
+            with TabPane("Profile", id="profile"), VerticalScroll(id="profile-scroll"):
                 yield Static("profiling…", id="profile-text", markup=False)
             with TabPane("Versions", id="versions"):
                 yield DataTable(id="versions-grid", cursor_type="row")
@@ -105,8 +111,9 @@ class TableScreen(Screen[None]):
                     id="diff-title",
                     markup=False,
                 )
-            with TabPane("Lineage", id="lineage"):
+            with TabPane("Lineage", id="lineage"), ScrollableContainer(id="lineage-scroll"):
                 yield Static("", id="lineage-text", markup=False)
+                yield Static("", id="lineage-graph")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -130,6 +137,8 @@ class TableScreen(Screen[None]):
             data["versions"] = engine.history(self.table) if self.table.count(".") == 1 else []
             lineage = engine.lineage(self.table)
             data.update(upstream=lineage.upstream, reads=lineage.reads, downstream=lineage.downstream)
+            data["edges"] = lineage.edges
+            data["states"] = {t.name: str(t.state) for t in engine.status().tables}
             data["source"] = engine.model_source(self.table)
         except Exception as exc:
             data["error"] = first_line(exc)
@@ -149,9 +158,10 @@ class TableScreen(Screen[None]):
         self.query_one("#preview-title", Static).update(
             f"{data['total']:,} rows; the first {min(PREVIEW_ROWS, data['total']):,} below"
         )
-        self.query_one("#preview", TabPane).mount(
-            Grid(backend=ArrowBackend(data["preview"]), null_rep="NULL", render_markup=False)
-        )
+        preview = Grid(backend=ArrowBackend(data["preview"]), null_rep="NULL", render_markup=False)
+        self.query_one("#preview", TabPane).mount(preview)
+        if self.query_one(TabbedContent).active == "preview":
+            preview.focus()  # the screen's main widget: the arrows move through the rows
         schema = self.query_one("#schema-grid", DataTable)
         schema.add_columns("column", "type")
         for col, kind in data["schema"]:
@@ -191,13 +201,24 @@ class TableScreen(Screen[None]):
         lineage.append("downstream: " + (", ".join(data["downstream"]) or "-"))
         source = data["source"]
         lineage[1:1] = [*describe_source(source).splitlines()[:3], ""]
-        self.query_one("#lineage-text", Static).update("\n".join(lineage))
+        self.query_one("#lineage-text", Static).update("\n".join([*lineage, ""]))
+        near = sorted({self.table, *data["upstream"], *data["downstream"]}, key=layer_order)
+        self.query_one("#lineage-graph", Static).update(draw(near, data["edges"], self.table, data["states"]))
         self.query_one("#code-title", Static).update(describe_source(source))
         code = self.query_one("#code-text", TextArea)
         code.display = source.file is not None
         if source.file is not None:
             code.language = source.language
             code.load_text(source.text)
+
+    def action_show_tab(self, index: int) -> None:
+        """Switch to a tab by its number and focus what it shows, so the arrows scroll it."""
+        tab = self.TABS[index]
+        self.query_one(TabbedContent).active = tab
+        pane = self.query_one(f"#{tab}", TabPane)
+        target = next((w for w in pane.query("*") if w.focusable and w.display), None)
+        if target is not None:
+            target.focus()
 
     def _selected_version(self) -> int | None:
         grid = self.query_one("#versions-grid", DataTable)

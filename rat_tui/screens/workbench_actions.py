@@ -34,9 +34,28 @@ class WorkbenchActions(WorkbenchTabs):
     def action_toggle_comment(self) -> None:
         self.editor.action_toggle_comment()
 
+    def action_format_sql(self) -> None:
+        self.editor.focus()
+        self.editor.action_format_sql()
+
     def action_complete(self) -> None:
         self.editor.focus()
         self.editor.action_complete()
+
+    def action_search_results(self) -> None:
+        from rat_tui.screens.export import PromptScreen
+
+        results = self.query_one(ResultsView)
+        if not results.rows:
+            self.notify("no rows to search: run a query first (ctrl+j)", severity="warning")
+            return
+
+        def chosen(needle: str | None) -> None:
+            if needle and not results.search(needle):
+                self.notify(f"{needle!r} is not in the rows shown", severity="warning", markup=False)
+            results.focus_grid()
+
+        self.app.push_screen(PromptScreen("Search the results (then n: the next one):", results.last_search), chosen)
 
     def action_sort_results(self) -> None:
         self.query_one(ResultsView).sort_by_cursor_column()

@@ -81,6 +81,21 @@ class WorkbenchTabs(WorkbenchLayout):
     def action_previous_tab(self) -> None:
         self._step(-1)
 
+    def action_pick_tab(self) -> None:
+        from rat_tui.screens.tab_picker import TabPicker
+
+        ids = self._pane_ids()
+        titles = [self.tabs.get_tab(i).label.plain for i in ids]
+        current = ids.index(self.tabs.active) if self.tabs.active in ids else 0
+
+        def chosen(index: int | None) -> None:
+            if index is None:
+                self.call_after_refresh(lambda: self.editor.focus())
+            else:
+                self._switch(index)
+
+        self.app.push_screen(TabPicker(titles, current), chosen)
+
     def action_tab_1(self) -> None:
         self._switch(0)
 

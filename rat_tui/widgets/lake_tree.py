@@ -92,14 +92,19 @@ class LakeTree(Tree[str]):
                 for col, kind in columns.get(t.name, []):
                     table_node.add_leaf(f"{escape(col)} [dim]{escape(kind)}[/dim]", data=f"{t.name}.{col}")
         if under_cursor is not None:
-            self._put_cursor_on(under_cursor)
+            self.select(under_cursor)
 
-    def _put_cursor_on(self, data: str) -> None:
-        """Put the cursor back on the node holding `data` (or its table, or its layer) after a rebuild."""
+    def select(self, name: str) -> None:
+        """Put the cursor on a layer, table or `table.column` (or, when it is not shown, its table
+        or its layer), opening its table when it is a column; right after a rebuild too."""
+        if name.count(".") == 2:
+            table = next((n for n in self._walk() if n.data == name.rsplit(".", 1)[0]), None)
+            if table is not None and table.parent is not None and table.parent.is_expanded:
+                table.expand()
         shown = {str(n.data): n for n in self._walk(shown_only=True)}
-        for candidate in (data, ".".join(data.split(".")[:2]), data.split(".")[0]):
+        for candidate in (name, ".".join(name.split(".")[:2]), name.split(".")[0]):
             if candidate in shown:
-                self._tree_lines  # noqa: B018 - lays the new nodes out, so each has its line number
+                self._tree_lines  # noqa: B018 - lays new nodes out, so each has its line number
                 self.move_cursor(shown[candidate])
                 return
 

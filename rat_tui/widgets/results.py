@@ -13,6 +13,7 @@ from rat_tui.actions import bindings
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from textual_fastdatatable import DataTable
 
 
 class ResultsView(Vertical):
@@ -34,6 +35,8 @@ class ResultsView(Vertical):
         self.total: int | None = None  # rows in the whole result; None while counted, or not counted
         self.count_stopped = False  # the count past the fetch limit was cancelled
         self.sorted_by: tuple[str, str] | None = None
+        self.widths: dict[int, int] = {}  # columns the user resized, kept when the rows are sorted
+        self.last_search = ""
 
     def compose(self) -> ComposeResult:
         yield Static("no query yet: type SQL above and press ctrl+j", id="results-title", markup=False)
@@ -59,6 +62,7 @@ class ResultsView(Vertical):
         if not keep_sort:
             self.sorted_by = None
             self.count_stopped = False
+            self.widths = {}
 
         for old in self.query(DataTable):
             old.remove()
@@ -66,7 +70,15 @@ class ResultsView(Vertical):
         # Values and column names are data, never markup: '[/x]' is shown as it is.
         grid = DataTable(backend=ArrowBackend(table), null_rep="NULL", max_column_content_width=40, render_markup=False)
         self.mount(grid)
+        if self.widths:
+            self.call_after_refresh(self._apply_widths, grid)
         self._update_title()
+
+    def _apply_widths(self, grid: DataTable) -> None:
+        from rat_tui.widgets.grid_tools import set_column_width
+
+        for column, width in self.widths.items():
+            set_column_width(grid, column, width)
 
     def failed(self, error: str, cancelled: bool = False) -> None:
         """A query's error, whole and wrapped in place of the grid: the rows of an earlier query
@@ -148,6 +160,49 @@ class ResultsView(Vertical):
                 grid.focus()
 
         self.call_after_refresh(restore)
+
+    def _grid(self) -> DataTable | None:
+        """The grid, or None before a result."""
+        from textual_fastdatatable import DataTable
+
+        grids = list(self.query(DataTable))
+        return grids[-1] if grids and self.table is not None and self.table.num_columns else None
+
+    def search(self, needle: str) -> bool:
+        """Move the cursor to the next cell holding `needle` (case-insensitive, wrapping);
+        False when no cell of the rows shown holds it."""
+        from rat_tui.widgets.grid_tools import next_match
+
+        grid = self._grid()
+        self.last_search = needle
+        if grid is None or self.table is None or not needle:
+            return False
+        at = grid.cursor_coordinate
+        cell = next_match(self.table, needle, (at.row, at.column))
+        if cell is None:
+            return False
+        grid.move_cursor(row=cell[0], column=cell[1])
+        return True
+
+    def action_search_next(self) -> None:
+        if not self.last_search:
+            self.notify("nothing to find yet: / searches the results", severity="warning")
+        elif not self.search(self.last_search):
+            self.notify(f"{self.last_search!r} is not in the rows shown", severity="warning", markup=False)
+
+    def action_narrower(self) -> None:
+        self._resize(-4)
+
+    def action_wider(self) -> None:
+        self._resize(4)
+
+    def _resize(self, by: int) -> None:
+        from rat_tui.widgets.grid_tools import column_width, set_column_width
+
+        grid = self._grid()
+        if grid is not None:
+            column = grid.cursor_coordinate.column
+            self.widths[column] = set_column_width(grid, column, column_width(grid, column) + by)
 
     def as_tsv(self, start: int, stop: int) -> str:
         """Rows [start, stop) of what the grid holds, tab-separated with a header (pastes into a

@@ -235,6 +235,33 @@ class SqlEditor(TextArea):
         self.replace("\n".join(new), (start, 0), (end, len(lines[end])))
         self.cursor_location = (row, max(0, col + (len(new[row - start]) - len(block[row - start]))))
 
+    def action_format_sql(self) -> None:
+        """Format the selection, or the whole tab, with sqlfmt (Harlequin's formatter: it keeps
+        DuckDB's syntax); one undo (ctrl+z) puts the text back. A text it cannot parse is left
+        as it is, with the reason."""
+        from sqlfmt.api import format_string
+        from sqlfmt.exception import SqlfmtError
+        from sqlfmt.mode import Mode
+
+        selected = bool(self.selected_text.strip())
+        start, end = sorted((self.selection.start, self.selection.end)) if selected else ((0, 0), self.document.end)
+        text = self.get_text_range(start, end)
+        if not text.strip():
+            return
+        try:
+            new = format_string(text, Mode(dialect_name="polyglot"))
+        except SqlfmtError as exc:
+            message = str(exc).removeprefix("sqlfmt encountered an error: ")
+            self.notify(f"not formatted: {message}", severity="warning", markup=False)
+            return
+        if selected or not text.endswith("\n"):
+            new = new.rstrip("\n")
+        if new != text:
+            row = self.cursor_location[0]
+            self.replace(new, start, end)
+            if not selected:
+                self.move_cursor((min(row, self.document.line_count - 1), 0))
+
     def find_next(self, needle: str) -> bool:
         """Select the next `needle` after the cursor (case-insensitive, wrapping to the top)."""
         if not needle:
