@@ -25,6 +25,7 @@ from rat_tui.cli_common import (
 )
 from rat_tui.cli_lake import cmd_diff, cmd_history, cmd_rollback, cmd_vacuum
 from rat_tui.cli_parser import build_parser
+from rat_tui.engine import plural
 from rat_tui.output import MAX_ROWS
 
 
@@ -230,11 +231,11 @@ def cmd_query(args: argparse.Namespace) -> int:
             if shown < total:
                 err(f"wrote the first {shown:,} of {total:,} rows to {args.output}; --max-rows 0 writes them all")
             else:
-                err(f"wrote {total:,} rows to {args.output}")
+                err(f"wrote {plural(total, 'row')} to {args.output}")
             return EXIT_OK
         if args.output:
             count = export(session, args.sql, fmt, Path(args.output))
-            err(f"wrote {count:,} rows to {args.output}")
+            err(f"wrote {plural(count, 'row')} to {args.output}")
             return EXIT_OK
         engine.ws.tmp.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=engine.ws.tmp) as tmp:

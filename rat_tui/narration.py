@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from rat_tui.engine import BuildState
+from rat_tui.engine import BuildState, plural
 from rat_tui.engine import events as ev
 
 
@@ -53,7 +53,7 @@ def _source_pulled(e: ev.SourcePulled) -> str:
 
 
 def _table_ingested(e: ev.TableIngested) -> str:
-    line = f"ingested {e.table}: {e.files} file{_s(e.files)}, {e.rows:,} rows (version {e.version}, {e.seconds:.2f}s)"
+    line = f"ingested {e.table}: {e.files} file{_s(e.files)}, {plural(e.rows, 'row')} (version {e.version}, {e.seconds:.2f}s)"
     return "\n".join([line, *(f"  {note}" for note in e.notes)])
 
 
@@ -65,7 +65,7 @@ def _model_finished(e: ev.ModelFinished) -> str | None:
     if e.status == BuildState.CHECK_FAILED and e.mode == "checks":
         return f"FAILED {e.model}: {e.error}; its changed checks fail on the published version, nothing was rebuilt"
     if e.status == "ok":
-        rows = f"{e.rows:,} rows, version {e.version}" if e.rows is not None else "view"
+        rows = f"{plural(e.rows, 'row')}, version {e.version}" if e.rows is not None else "view"
         how = ", incremental" if e.mode == "incremental" else ""
         lines = [f"built {e.model}: {rows} ({e.seconds:.2f}s{how})"]
         lines += [f"warning {e.model}: {w}" for w in e.warnings]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import wait_for
+from conftest import run_rat, wait_for, write
 from test_workbench_keys import fresh
 
 from rat_tui.screens.tab_picker import TabPicker
@@ -124,3 +124,81 @@ def test_matches_finds_text_in_every_type() -> None:
     assert next_match(table, "ab", (0, 1)) == (1, 2)
     assert next_match(table, "ab", (1, 2)) == (0, 1)  # wraps
     assert next_match(table, "nowhere", (0, 0)) is None
+
+
+async def test_one_vocabulary_of_types_in_the_tree_completion_and_schema_tab(ws: Path) -> None:
+    import duckdb
+    from test_workbench_keys import built
+
+    from rat_tui.screens.table import TableScreen
+    from rat_tui.widgets.lake_tree import LakeTree
+
+    sql = (
+        "select 1::bigint as a, 'x' as b, 1.5::decimal(10,2) as c, date '2020-01-01' as d,"
+        " now() as e, now()::timestamp as e2, [1, 2] as f, {'x': 1, 'y z': 'q'} as g,"
+        " map {'k': 1} as h, true as i, 'x'::blob as j, 1::int as k, 1.0::double as l\n"
+    )
+    built(ws, {"models/silver/types.sql": sql})
+    described = duckdb.sql(f"describe {sql}").fetchall()
+    expected = [(name, kind) for name, kind, *_ in described]
+    app = fresh(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.query_one(LakeTree)
+        await wait_for(pilot, lambda: "silver.types" in tree.columns)
+        assert tree.columns["silver.types"] == expected  # DuckDB's names, as a cast writes them
+        candidates = app.workbench.completer.complete("select types.", explicit=True)[1]
+        assert {c.name: c.detail for c in candidates} == {n: f"{k} · silver.types" for n, k in expected}
+        app.push_screen(TableScreen(app.workspace, "silver.types"))
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.loaded, timeout=20)
+        schema = screen.query_one("#schema-grid")
+        assert [tuple(schema.get_row_at(i)) for i in range(schema.row_count)] == expected
+        assert str(screen.query_one("#preview-title").render()) == "1 row"  # not "1 rows; the first 1 below"
+
+
+async def test_long_details_scroll_from_the_keyboard_at_80x24(ws: Path) -> None:
+    """The runs screen's problems and the error screen's message are reached with tab and scrolled
+    with the keys: at 80×24 neither fits."""
+    from textual.containers import VerticalScroll
+
+    from rat_tui.screens.error import ErrorScreen
+    from rat_tui.screens.runs import RunsScreen
+    from rat_tui.widgets.lake_tree import LakeTree
+
+    write(ws / "landing" / "t.csv", "id\n1\n")
+    for n in range(30):
+        write(ws / "landing" / "bad" / f"broken{n:02}.json", f"{{not json {n}")  # distinct bytes: no duplicates
+    # Thirty failing checks: one long message, wrapped over more lines than the screen has.
+    checks = ", ".join(f'"id > {100 + n}"' for n in range(30))
+    write(
+        ws / "models" / "silver" / "loud.sql",
+        f"/* rat\n[checks]\nexpression = [{checks}]\n*/\nselect id from bronze.t\n",
+    )
+    assert run_rat("run", "-w", str(ws)).returncode == 1
+    app = fresh(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and bool(app.screen.details))
+        runs = app.screen
+        assert runs.query_one("#runs-grid").has_focus  # the screen opens on its main widget
+        problems = runs.query_one("#run-problems-scroll", VerticalScroll)
+        await wait_for(pilot, lambda: problems.max_scroll_y > 0)
+        await pilot.press("tab", "tab")
+        assert problems.has_focus
+        await pilot.press("pagedown")
+        await wait_for(pilot, lambda: problems.scroll_y > 0)
+        await pilot.press("end")
+        await wait_for(pilot, lambda: problems.scroll_y == problems.max_scroll_y)
+        await pilot.press("escape")
+
+        tree = app.query_one(LakeTree)
+        await wait_for(pilot, lambda: getattr(tree.tables.get("silver.loud"), "error", None))
+        app.push_screen(ErrorScreen(ws, tree.tables["silver.loud"]))
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen) and bool(app.screen.query("#error-scroll")))
+        message = app.screen.query_one("#error-scroll", VerticalScroll)
+        await wait_for(pilot, lambda: message.max_scroll_y > 0)
+        assert message.has_focus  # the error first: the source is a tab away
+        await pilot.press("end")
+        await wait_for(pilot, lambda: message.scroll_y == message.max_scroll_y)
+        await pilot.press("tab")
+        assert app.screen.query_one("#source").has_focus

@@ -1,5 +1,5 @@
-"""Snapshots of the workbench's main screens at 120×40 and 80×24, the workbench at 200×60 too
-(pytest-textual-snapshot).
+"""Snapshots of the workbench's screens at the three sizes people use, 80×24, 120×40 and 200×60
+(the help screen at the first two) (pytest-textual-snapshot).
 
 The demo's data are fixed, so the screens are too, except for timings: build durations in the
 pipeline panel and a query's elapsed milliseconds are masked before the picture is taken. After
@@ -23,7 +23,7 @@ from rat_tui.widgets.results import ResultsView
 from rat_tui.widgets.sql_editor import SqlEditor
 
 SIZES = {"wide": (120, 40), "small": (80, 24)}
-LAYOUTS = {**SIZES, "big": (200, 60)}  # the workbench's layout, at the three sizes people use
+LAYOUTS = {**SIZES, "big": (200, 60)}
 
 
 async def settle(pilot) -> None:
@@ -76,7 +76,8 @@ def test_workbench_with_results(snap_compare, demo: Path, size: str) -> None:
     assert snap_compare(fresh_app(demo), terminal_size=LAYOUTS[size], run_before=run)
 
 
-def test_a_query_error_shown_whole(snap_compare, demo: Path) -> None:
+@pytest.mark.parametrize("size", LAYOUTS)
+def test_a_query_error_shown_whole(snap_compare, demo: Path, size: str) -> None:
     async def run(pilot) -> None:
         await settle(pilot)
         pilot.app.query_one(SqlEditor).text = "select order_date, revenu\nfrom gold.daily_revenue"
@@ -85,32 +86,33 @@ def test_a_query_error_shown_whole(snap_compare, demo: Path) -> None:
         await wait_for(pilot, lambda: bool(results.error_text))
         await pilot.pause(0.1)
 
-    assert snap_compare(fresh_app(demo), terminal_size=SIZES["small"], run_before=run)
+    assert snap_compare(fresh_app(demo), terminal_size=LAYOUTS[size], run_before=run)
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_table_screen_profile(snap_compare, demo: Path, size: str) -> None:
+@pytest.mark.parametrize("size", LAYOUTS)
+@pytest.mark.parametrize("tab", ["profile", "code", "lineage"])
+def test_table_screen_tabs(snap_compare, demo: Path, tab: str, size: str) -> None:
     async def run(pilot) -> None:
         from rat_tui.screens.table import TableScreen
 
         await settle(pilot)
-        pilot.app.push_screen(TableScreen(pilot.app.workspace, "gold.daily_revenue"))
+        pilot.app.push_screen(TableScreen(pilot.app.workspace, "silver.orders"))
         screen = pilot.app.screen
         await wait_for(pilot, lambda: screen.loaded)
-        screen.query_one("TabbedContent").active = "profile"
-        await pilot.pause(0.2)
+        await pilot.press(str(TableScreen.TABS.index(tab) + 1))  # the tab's number, as a user switches
+        await pilot.pause(0.3)
 
-    assert snap_compare(fresh_app(demo), terminal_size=SIZES[size], run_before=run)
+    assert snap_compare(fresh_app(demo), terminal_size=LAYOUTS[size], run_before=run)
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", LAYOUTS)
 def test_lineage_screen(snap_compare, demo: Path, size: str) -> None:
     async def run(pilot) -> None:
         await settle(pilot)
         await pilot.press("f12")
         await pilot.pause(0.5)
 
-    assert snap_compare(fresh_app(demo), terminal_size=SIZES[size], run_before=run)
+    assert snap_compare(fresh_app(demo), terminal_size=LAYOUTS[size], run_before=run)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -16,6 +16,7 @@ from rat_tui.engine.records import (
 )
 from rat_tui.engine.states import FAILING, BuildState
 from rat_tui.engine.status import LastRun, TableStatus, WorkspaceStatus
+from rat_tui.engine.words import plural
 from rat_tui.engine.workspace import LAYERS, MODEL_LAYERS
 
 __all__ = [
@@ -39,5 +40,6 @@ __all__ = [
     "TableStatus",
     "Where",
     "WorkspaceStatus",
+    "plural",
     "reachable",
 ]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine.errors import ModelError, first_line
 from rat_tui.engine.query import first_row
+from rat_tui.engine.words import plural
 
 if TYPE_CHECKING:
     import duckdb
@@ -259,7 +260,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, table_sql: str, checks: list[Chec
             rows = int(total or 0)
             bad = (lo is not None and rows < lo) or (hi is not None and rows > hi)
             bounds = [f"at least {lo:,}" if lo is not None else "", f"at most {hi:,}" if hi is not None else ""]
-            note = f"{rows:,} rows, expected {' and '.join(b for b in bounds if b)}" if bad else None
+            note = f"{plural(rows, 'row')}, expected {' and '.join(b for b in bounds if b)}" if bad else None
             results.append(CheckResult(check.name, check.severity, "fail" if bad else "pass", 0, message=note))
         elif check.query is not None:
             query = check.query.replace("{table}", table_sql)

@@ -34,6 +34,7 @@ class TableInfo:
     files: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]  # (name, delta type)
     updated_at: str | None
+    sql_columns: tuple[tuple[str, str], ...] = ()  # (name, the type as DuckDB's SQL names it)
 
 
 def is_table(path: Path) -> bool:
@@ -160,12 +161,14 @@ def table_info(name: str, path: Path) -> TableInfo | None:
 
     rows = count_rows(dt)
     files = tuple(dt.file_uris())
-    columns = tuple((f.name, _type_name(f.type)) for f in dt.schema().fields)
+    fields = dt.schema().fields
+    columns = tuple((f.name, _type_name(f.type)) for f in fields)
     updated = None
     history = dt.history(1)
     if history and history[0].get("timestamp"):
         updated = datetime.fromtimestamp(history[0]["timestamp"] / 1000, UTC).isoformat(timespec="seconds")
-    return TableInfo(name, name.split(".")[0], path, dt.version(), rows, files, columns, updated)
+    sql_columns = tuple((f.name, sql_type(f.type)) for f in fields)
+    return TableInfo(name, name.split(".")[0], path, dt.version(), rows, files, columns, updated, sql_columns)
 
 
 def file_rows(dt: DeltaTable) -> dict[str, int]:
@@ -200,6 +203,30 @@ def relative(table_path: Path, uri: str) -> str:
 
 def _type_name(t: Any) -> str:
     return getattr(t, "type", None) or str(t)
+
+
+_SQL_TYPES = {"string": "VARCHAR", "long": "BIGINT", "integer": "INTEGER", "short": "SMALLINT", "byte": "TINYINT",
+              "float": "FLOAT", "double": "DOUBLE", "boolean": "BOOLEAN", "binary": "BLOB", "date": "DATE",
+              "timestamp": "TIMESTAMP WITH TIME ZONE", "timestamp_ntz": "TIMESTAMP"}  # fmt: skip
+
+
+def _field_name(name: str) -> str:
+    return name if name.isidentifier() and name.isascii() else '"' + name.replace('"', '""') + '"'
+
+
+def sql_type(t: Any) -> str:
+    """A Delta column type as DuckDB's SQL names it (what a query reads and a cast writes), the one
+    vocabulary of the workbench: the lake tree, completion and the table screen's schema."""
+    kind = getattr(t, "type", "")
+    if kind == "array":
+        return f"{sql_type(t.element_type)}[]"
+    if kind == "map":
+        return f"MAP({sql_type(t.key_type)}, {sql_type(t.value_type)})"
+    if kind == "struct":
+        return "STRUCT(" + ", ".join(f"{_field_name(f.name)} {sql_type(f.type)}" for f in t.fields) + ")"
+    if kind.startswith("decimal"):
+        return kind.upper().replace(" ", "")
+    return _SQL_TYPES.get(kind, kind.upper() or str(t))
 
 
 def arrow_schema(dt: DeltaTable) -> pa.Schema:

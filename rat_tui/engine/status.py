@@ -55,6 +55,7 @@ class TableStatus:
     last_run: LastRun | None = None
     error: str | None = None  # the detail, when the state needs attention
     error_at: Where | None = None  # the file, line and check that error points at (not in the JSON)
+    sql_columns: list[list[str]] | None = None  # [name, DuckDB's type name]: the workbench's (not in the JSON)
 
 
 @dataclass
@@ -100,6 +101,7 @@ class WorkspaceStatus:
         out = asdict(self)
         for t in out["tables"]:
             del t["error_at"]  # the faces' field: the JSON keeps the error's text as it always had
+            del t["sql_columns"]  # the JSON keeps Delta's type names, as it always had
             for key in _OPTIONAL:
                 if t[key] is None:
                     del t[key]
@@ -150,6 +152,7 @@ def workspace_status(ws: Workspace, state: State) -> WorkspaceStatus:
             state=table_state,
             detail=detail,
             columns=[list(c) for c in info.columns] if info else [],
+            sql_columns=[list(c) for c in info.sql_columns] if info else [],
         )
         if model is not None:
             entry.model = model.path.relative_to(ws.root).as_posix()

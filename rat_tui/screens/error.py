@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
@@ -24,7 +24,9 @@ class ErrorScreen(ModalScreen[tuple[str, int] | None]):
     DEFAULT_CSS = """
     ErrorScreen { align: center middle; }
     ErrorScreen > Vertical { width: 90%; height: 80%; border: round $error; background: $surface; }
-    ErrorScreen #error-text { padding: 0 1; margin-bottom: 1; max-height: 40%; }
+    ErrorScreen #error-scroll { height: auto; max-height: 40%; margin-bottom: 1; }
+    ErrorScreen #error-scroll:focus { background: $boost; }
+    ErrorScreen #error-text { padding: 0 1; }
     ErrorScreen TextArea { height: 1fr; }
     """
 
@@ -48,7 +50,9 @@ class ErrorScreen(ModalScreen[tuple[str, int] | None]):
     def compose(self) -> ComposeResult:
         where = f"{self.file}:{self.line}" if self.file and self.line else (self.file or "no model file")
         with Vertical():
-            yield Static(f"{self.model} failed · {where}\n\n{self.error}", id="error-text", markup=False)
+            # A long error (a traceback, many failing checks) scrolls: tab to it, then arrows or pgdn.
+            with VerticalScroll(id="error-scroll", can_focus=True):
+                yield Static(f"{self.model} failed · {where}\n\n{self.error}", id="error-text", markup=False)
             if self.file:
                 language = "python" if self.file.endswith(".py") else "sql"
                 yield TextArea(self.source, language=language, read_only=True, show_line_numbers=True, id="source")

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from rat_tui.engine import QueryRecord
+from rat_tui.engine import QueryRecord, plural
 
 
 class HistoryScreen(ModalScreen[str | None]):
@@ -45,7 +45,7 @@ class HistoryScreen(ModalScreen[str | None]):
         for e in self.entries:
             if needle.lower() not in e.sql.lower():
                 continue
-            outcome = f"error: {e.error}" if e.error else f"{e.rows or 0:,} rows"
+            outcome = f"error: {e.error}" if e.error else plural(e.rows or 0, "row")
             sql = " ".join(e.sql.split())
             label = f"[dim]{e.at[:19].replace('T', ' ')}  {e.seconds * 1000:,.0f} ms  {escape(outcome)}[/dim]\n{escape(sql[:200])}"
             options.add_option(Option(label, id=str(e.id)))

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
@@ -37,7 +38,9 @@ class RunsScreen(Screen[None]):
     DEFAULT_CSS = """
     #runs-grid { height: 40%; }
     #run-models { height: 30%; }
-    #run-problems { height: 1fr; padding: 0 1; }
+    #run-problems-scroll { height: 1fr; }
+    #run-problems-scroll:focus { background: $boost; }
+    #run-problems { padding: 0 1; }
     """
 
     def __init__(self, workspace: Workspace) -> None:
@@ -50,11 +53,14 @@ class RunsScreen(Screen[None]):
         yield Header()
         yield DataTable(id="runs-grid", cursor_type="row")
         yield DataTable(id="run-models", cursor_type="row")
-        yield Static("", id="run-problems", markup=False)
+        # The problems can be long (every failing check's sample rows): tab reaches them, arrows scroll.
+        with VerticalScroll(id="run-problems-scroll", can_focus=True):
+            yield Static("", id="run-problems", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = "runs"
+        self.query_one("#runs-grid", DataTable).focus()
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False)

@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane, TextArea
 
+from rat_tui.engine import plural
 from rat_tui.engine.errors import first_line
 from rat_tui.engine.profile import PREVIEW_ROWS
 from rat_tui.engine.status import layer_order
@@ -48,7 +49,9 @@ def describe_source(source: Any) -> str:
     table its landing folder and the files it was ingested from."""
     if source.file is None:
         lines = [f"ingested from {source.landing} (bronze: no model)"]
-        lines += [f"  {path}  {rows or 0:,} rows  {status}  {at[:19]}" for path, rows, status, at in source.files]
+        lines += [
+            f"  {path}  {plural(rows or 0, 'row')}  {status}  {at[:19]}" for path, rows, status, at in source.files
+        ]
         return "\n".join(lines if source.files else [*lines, "  no file ingested yet"])
     checks = ", ".join(source.checks) or "none"
     extra = f" (and {source.checks_file})" if source.checks_file else ""
@@ -80,8 +83,8 @@ class TableScreen(Screen[None]):
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("1", "show_tab(0)", "Tabs", key_display="1-6"),
         *(Binding(str(n + 1), f"show_tab({n})", show=False) for n in range(1, len(TABS))),
-        Binding("d", "diff", "Diff versions"),
-        Binding("m", "mark", "Mark version"),
+        Binding("d", "diff", "Diff"),
+        Binding("m", "mark", "Mark"),
     ]
 
     def __init__(self, workspace: Workspace, table: str) -> None:
@@ -156,7 +159,8 @@ class TableScreen(Screen[None]):
             self.query_one("#preview-title", Static).update(f"error: {data['error']}")
             return
         self.query_one("#preview-title", Static).update(
-            f"{data['total']:,} rows; the first {min(PREVIEW_ROWS, data['total']):,} below"
+            f"{plural(data['total'], 'row')}"
+            + (f"; the first {PREVIEW_ROWS:,} below" if data["total"] > PREVIEW_ROWS else "")
         )
         preview = Grid(backend=ArrowBackend(data["preview"]), null_rep="NULL", render_markup=False)
         self.query_one("#preview", TabPane).mount(preview)

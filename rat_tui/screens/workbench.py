@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from rat_tui.actions import bindings
-from rat_tui.engine import QueryRecord
+from rat_tui.engine import QueryRecord, plural
 from rat_tui.engine.results import ExportRun, QueryRun
 from rat_tui.messages import CatalogLoaded, EngineEvent, Exported, LakeLoaded, QueryCounted, QueryDone, QueryFailed
 from rat_tui.screens.workbench_actions import WorkbenchActions
@@ -175,7 +175,7 @@ class WorkbenchScreen(WorkbenchActions):
 
     @on(Exported)
     def _exported(self, message: Exported) -> None:
-        self.notify(f"wrote {message.rows:,} rows to {message.path}", title="exported", markup=False)
+        self.notify(f"wrote {plural(message.rows, 'row')} to {message.path}", title="exported", markup=False)
 
     @on(CatalogLoaded)
     def _catalog(self, message: CatalogLoaded) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rat_tui.actions import COPY_ROWS
+from rat_tui.engine import plural
 from rat_tui.screens.workbench_tabs import WorkbenchTabs
 from rat_tui.widgets.lake_tree import LakeTree
 from rat_tui.widgets.results import ResultsView
@@ -139,7 +140,7 @@ class WorkbenchActions(WorkbenchTabs):
         n = min(results.rows, COPY_ROWS)
         self.app.copy_to_clipboard(results.as_tsv(0, n))
         more = f" of {results.rows:,}; ctrl+e exports them all" if n < results.rows else ""
-        self.notify(f"copied {n:,} rows{more} (tab-separated, with a header)", markup=False)
+        self.notify(f"copied {plural(n, 'row')}{more} (tab-separated, with a header)", markup=False)
 
     def action_lineage(self) -> None:
         from rat_tui.screens.lineage import LineageScreen

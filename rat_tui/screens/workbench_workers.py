@@ -51,7 +51,7 @@ class WorkbenchWorkers(Screen[None]):
         finally:
             engine.close()
         self._lake_signature = signature
-        columns = {t.name: [(c[0], c[1]) for c in t.columns] for t in status.tables}
+        columns = {t.name: [(c[0], c[1]) for c in t.sql_columns or []] for t in status.tables}
         # The widgets take the tables as `rat status --json` gives them (plain values, any thread).
         self.post_message(LakeLoaded(status.tables, columns, len(status.quarantine)))
 
