@@ -25,6 +25,7 @@ from rat_tui.cli_common import (
 )
 from rat_tui.cli_lake import cmd_diff, cmd_history, cmd_rollback, cmd_vacuum
 from rat_tui.cli_parser import build_parser
+from rat_tui.cli_serve import cmd_serve
 from rat_tui.engine import plural
 from rat_tui.output import MAX_ROWS
 
@@ -286,4 +287,5 @@ COMMANDS = {
     "diff": cmd_diff,
     "rollback": cmd_rollback,
     "vacuum": cmd_vacuum,
+    "serve": cmd_serve,
 }

@@ -147,6 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retain", default="7d", metavar="AGE", help="keep what versions of this age need (7d, 12h, 0); default 7d"
     )
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="HTTP: the query API, the status page and the workbench in a browser",
+        description="Serve the workspace read-only over HTTP: /api (tables, SQL queries streamed as json, "
+        "ndjson, csv, arrow or parquet; /api/openapi.json describes it), a status page at / and the "
+        "workbench at /workbench. Any address but 127.0.0.1 requires a token.",
+    )
+    p.add_argument("--host", default=None, help="the address to bind (default [serve] host, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="the port (default [serve] port, 8642)")
+    p.add_argument(
+        "--token-env",
+        metavar="VAR",
+        default=None,
+        help='the environment variable holding the bearer token (or [serve] token = "${VAR}")',
+    )
     return parser
 
 

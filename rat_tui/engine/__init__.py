@@ -12,12 +12,13 @@ from rat_tui.engine.records import (
     RunDetails,
     RunRecord,
     SourceStatus,
+    Version,
     reachable,
 )
 from rat_tui.engine.states import FAILING, BuildState
 from rat_tui.engine.status import LastRun, TableStatus, WorkspaceStatus
 from rat_tui.engine.words import plural
-from rat_tui.engine.workspace import LAYERS, MODEL_LAYERS
+from rat_tui.engine.workspace import LAYERS, MODEL_LAYERS, Workspace
 
 __all__ = [
     "FAILING",
@@ -38,7 +39,9 @@ __all__ = [
     "RunReport",
     "SourceStatus",
     "TableStatus",
+    "Version",
     "Where",
+    "Workspace",
     "WorkspaceStatus",
     "plural",
     "reachable",

@@ -220,12 +220,15 @@ class Engine:
         """A DuckDB session over the current version of every table, with the view models defined."""
         from rat_tui.engine.query import Session
 
-        views = {
+        return Session(self.ws, self.view_models())
+
+    def view_models(self) -> dict[str, str]:
+        """The models materialized as views (no Delta table): name -> the SQL of their last good build."""
+        return {
             name: s["view_sql"]
             for name, s in self.state.all_model_states().items()
             if s["materialized"] == "view" and s["view_sql"]
         }
-        return Session(self.ws, views)
 
     def profile(self, table: str) -> TableProfile:
         """The table screen's profile of a table (or a view): preview, count, schema, per column."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,7 +27,13 @@ class Writer(Protocol):
     @property
     def state(self) -> State: ...
 
-    def run(self, selectors: list[str] | None = None, *, full_refresh: bool = False) -> Any: ...
+    def run(
+        self,
+        selectors: list[str] | None = None,
+        full_refresh: bool = False,
+        files: set[str] | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> Any: ...
 
     def rollback(self, table: str, version: int) -> int: ...
 
@@ -38,7 +45,7 @@ class Outcome:
     """How a request ended, as the writer recorded it."""
 
     request_id: int
-    kind: str  # run | rollback | vacuum
+    kind: str  # run | pull | rollback | vacuum
     status: str  # ok | noop | failed
     run_id: str | None = None
     message: str | None = None  # why it failed, one line
@@ -91,8 +98,11 @@ def carry_out(engine: Writer, request: dict[str, Any]) -> Outcome:
     """Do what a claimed request asks, as the writer (the engine holds the lock)."""
     request_id, kind, args = request["id"], request["kind"], request["args"]
     try:
-        if kind == "run":
-            report = engine.run(request["selectors"], full_refresh=bool(request["full_refresh"]))
+        if kind in ("run", "pull"):
+            if kind == "pull":  # the named sources, and only the files they land
+                report = engine.run([], files=set(), sources=list(args["sources"]))
+            else:
+                report = engine.run(request["selectors"], full_refresh=bool(request["full_refresh"]))
             failures = {**report.failed, **{f"source {n}": e for n, e in report.sources_failed.items()}}
             message = "; ".join(f"{m}: {e}" for m, e in failures.items()) or None
             return Outcome(request_id, kind, report.status, report.run_id, message)
@@ -105,7 +115,7 @@ def carry_out(engine: Writer, request: dict[str, Any]) -> Outcome:
     except RatError as exc:
         return Outcome(request_id, kind, "failed", message=str(exc))
     except Exception as exc:
-        if kind == "run":
+        if kind in ("run", "pull"):
             raise  # as a run of the writer's own: the engine's fault, not the request's
         # A rollback or a vacuum that breaks breaks alone: the writer goes on, the asker is told.
         ws = engine.ws

@@ -5,7 +5,7 @@ in the table's column order."""
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple, Self
 
 
@@ -171,3 +171,28 @@ def reachable(edges: list[tuple[str, str]], start: str, forward: bool) -> set[st
                 out.add(dst)
                 frontier.append(dst)
     return out
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of a Delta table, as `rat history` lists it."""
+
+    version: int
+    timestamp: str  # the commit's time, UTC, ISO 8601
+    operation: str | None  # rat's (ingest <batch>, build, rollback ...) or the Delta writer's
+    rows: int | None  # the table's rows at this version
+    run: str | None  # the rat run that committed it
+    maintenance: bool = False  # no data change (a vacuum's): models reading the table stay up to date
+    schema_changes: list[dict[str, Any]] = field(default_factory=list)  # what an ingest added or changed
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> Version:
+        return cls(
+            int(entry["version"]),
+            entry["timestamp"],
+            entry.get("operation"),
+            entry.get("rows"),
+            entry.get("run"),
+            bool(entry.get("maintenance")),
+            list(entry.get("schema_changes") or []),
+        )

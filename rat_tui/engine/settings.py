@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)\s*$", re.IGNORECASE)
-TABLES = ("watch", "workbench")  # the settings' [tables]
+TABLES = ("watch", "workbench", "serve")  # the settings' [tables]
 
 
 def default_memory_limit() -> str:
@@ -99,6 +99,18 @@ SETTINGS: tuple[Setting, ...] = (
             help="how long a dropped file's size and mtime must hold before it is taken"),
     Setting("workbench.fetch_limit", "fetch_limit", "count", 100_000, low=1, high=100_000_000, unit="rows",
             help="rows of a result the workbench's grid holds at most"),
+    Setting("serve.host", "serve_host", "text", "127.0.0.1",
+            help="the address `rat serve` binds (any but loopback needs a token)"),
+    Setting("serve.port", "serve_port", "count", 8642, low=1, high=65535, unit="port",
+            help="the port `rat serve` listens on"),
+    Setting("serve.token", "serve_token", "text", None, optional=True,
+            help='the bearer token `rat serve` requires: "${VAR}" reads it from the environment'),
+    Setting("serve.max_queries", "serve_max_queries", "count", 4, low=1, high=256, unit="queries",
+            help="queries `rat serve` runs at once; more are answered 503"),
+    Setting("serve.max_sessions", "serve_max_sessions", "count", 4, low=1, high=64, unit="sessions",
+            help="browser workbench sessions at once; more are answered 503"),
+    Setting("serve.query_timeout", "serve_query_timeout", "seconds", 300.0, low=0, high=86400, above=True,
+            help="a query's longest run when its request names no timeout_s (answered 408 past it)"),
 )  # fmt: skip
 
 

@@ -31,6 +31,12 @@ class Settings:
     settle_seconds: float
     fetch_limit: int
     state_timeout: float
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8642
+    serve_token: str | None = None  # "${VAR}": resolved when `rat serve` starts
+    serve_max_queries: int = 4
+    serve_max_sessions: int = 4
+    serve_query_timeout: float = 300.0
     sources: dict[str, HttpSource] = field(default_factory=dict)  # [sources.<name>], placeholders unresolved
     landing: dict[str, LandingOptions] = field(default_factory=dict)  # [landing.<folder>]: read options
     raw: dict = field(default_factory=dict)
