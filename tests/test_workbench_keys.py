@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 from conftest import RAT, Tmux, run_rat, wait_for, write
@@ -214,10 +215,14 @@ def test_the_real_rat_in_tmux_by_keys_alone(demo: Path) -> None:
             until("type SQL here")
             until("f1 Help")  # the footer keeps help in reach at 80 columns
             until("daily_revenue")  # the lake tree has loaded
-            keys("select 6 * 7 as answer", literal=True)
-            keys("C-j")
+            # Typed and run in one burst (a paste, a fast typist): the query is all that was typed,
+            # not the part the editor had taken when the priority key ran.
+            keys("select 6 * 7 as answer", "C-j")
             until("1 row ")
             assert "42" in screen()
+            with sqlite3.connect(demo / ".rat" / "state.sqlite") as db:
+                [(ran,)] = db.execute("SELECT sql FROM queries ORDER BY id DESC LIMIT 1").fetchall()
+            assert ran == "select 6 * 7 as answer"
             keys("F3")
             until("Sort by column")  # the grid has the focus: its keys in the footer
             keys("F6")

@@ -211,6 +211,11 @@ class SqlEditor(TextArea):
         return statement_at(self.text, self.cursor_offset())
 
     def action_run(self) -> None:
+        # ctrl+j is a priority binding: the app runs it as soon as the key arrives, while keys typed
+        # just before it may still wait in this editor's queue. Run after them, on what was typed.
+        self.call_later(self._run_typed)
+
+    def _run_typed(self) -> None:
         popup = self.completion_list
         if popup is not None:
             popup.hide()  # the query runs what is typed; the list would hide its first rows
