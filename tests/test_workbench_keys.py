@@ -217,12 +217,13 @@ def test_the_real_rat_in_tmux_by_keys_alone(demo: Path) -> None:
             until("daily_revenue")  # the lake tree has loaded
             # Typed and run in one burst (a paste, a fast typist): the query is all that was typed,
             # not the part the editor had taken when the priority key ran.
-            keys("select 6 * 7 as answer", "C-j")
+            keys("select 6 * 7 as answer order by 1 desc", "C-j")  # desc: the list would offer describe
             until("1 row ")
             assert "42" in screen()
             with sqlite3.connect(demo / ".rat" / "state.sqlite") as db:
                 [(ran,)] = db.execute("SELECT sql FROM queries ORDER BY id DESC LIMIT 1").fetchall()
-            assert ran == "select 6 * 7 as answer"
+            assert ran == "select 6 * 7 as answer order by 1 desc"
+            assert "keyword" not in screen()  # and the completion of its last word stays shut
             keys("F3")
             until("Sort by column")  # the grid has the focus: its keys in the footer
             keys("F6")

@@ -90,6 +90,7 @@ class SqlEditor(TextArea):
         )
         self.completer = completer
         self.path = path  # the file this tab was opened from or saved to, relative to the workspace
+        self._ran: str | None = None  # the text a query last ran on: the list stays shut until it changes
         self._disk: tuple[int, int] | None = None  # the file's (mtime, size) when last read or written
 
     def _stat(self, root: Path) -> tuple[int, int] | None:
@@ -170,7 +171,7 @@ class SqlEditor(TextArea):
         prefix, candidates = self.completer.complete(before, statement, explicit)
         after_dot = before[: len(before) - len(prefix)].endswith(".")
         wanted = explicit or after_dot or len(prefix) >= 2 or (deleting and popup.display)
-        if not candidates or not wanted or not self.has_focus:
+        if not candidates or not wanted or not self.has_focus or (self._ran == self.text and not explicit):
             popup.hide()
             return
         x, y = self.cursor_screen_offset
@@ -216,6 +217,7 @@ class SqlEditor(TextArea):
         self.call_later(self._run_typed)
 
     def _run_typed(self) -> None:
+        self._ran = self.text  # a completion of the last word, queued behind the run, stays shut
         popup = self.completion_list
         if popup is not None:
             popup.hide()  # the query runs what is typed; the list would hide its first rows
