@@ -85,9 +85,19 @@ def scratch() -> duckdb.DuckDBPyConnection:
         import duckdb
 
         con = duckdb.connect(":memory:", config={"threads": 1})
-        con.execute("SET enable_progress_bar = false")
+        no_progress_bar(con)
         _scratch.con = con
     return con
+
+
+def no_progress_bar(con: duckdb.DuckDBPyConnection) -> None:
+    """No progress bar on stdout. In a Jupyter kernel without ipywidgets DuckDB refuses to change
+    the setting at all (and shows none there anyway): queries run the same, so that is no error."""
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except Exception as exc:  # duckdb.InvalidInputException
+        if "ipywidgets" not in str(exc):
+            raise
 
 
 def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
@@ -102,7 +112,7 @@ def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
     if ws.settings.threads:
         config["threads"] = ws.settings.threads
     con = duckdb.connect(":memory:", config=config)
-    con.execute("SET enable_progress_bar = false")
+    no_progress_bar(con)
     # Keeping the scan order of rows a query does not ORDER BY makes COPY buffer them, and a build
     # larger than memory then fails instead of spilling. A table's row order is not part of it.
     con.execute("SET preserve_insertion_order = false")
