@@ -23,7 +23,7 @@ from rat_tui.cli_common import (
     hand_over,
     workspace_arg,
 )
-from rat_tui.cli_lake import cmd_diff, cmd_history, cmd_rollback, cmd_vacuum
+from rat_tui.cli_lake import cmd_backup, cmd_diff, cmd_history, cmd_restore, cmd_rollback, cmd_vacuum
 from rat_tui.cli_parser import build_parser
 from rat_tui.cli_serve import cmd_serve
 from rat_tui.engine import plural
@@ -288,4 +288,6 @@ COMMANDS = {
     "rollback": cmd_rollback,
     "vacuum": cmd_vacuum,
     "serve": cmd_serve,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
 }

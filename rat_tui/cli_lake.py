@@ -1,4 +1,5 @@
-"""`rat history`, `rat diff`, `rat rollback`, `rat vacuum`: a table's versions."""
+"""`rat history`, `rat diff`, `rat rollback`, `rat vacuum`: a table's versions; `rat backup` and
+`rat restore`: the whole workspace's."""
 
 from __future__ import annotations
 
@@ -80,4 +81,34 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
 
     for line in vacuum_lines(removed, args.retain if hours else None):
         err(line)
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rat_tui.engine import plural
+
+    engine = engine_for(args)
+    try:
+        report = engine.backup(Path(args.dest))
+    finally:
+        engine.close()
+    err(
+        f"backed up {plural(len(report.tables), 'table')} ({plural(report.files, 'file')}, "
+        f"{report.bytes / 2**20:,.1f} MB) to {report.dest} in {report.seconds:.2f}s"
+    )
+    for path in report.landing_skipped:
+        err(f"skipped {path}: it changed while being copied (still being written); the next backup takes it")
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rat_tui.engine import plural
+    from rat_tui.engine.backup import restore
+
+    tables = restore(Path(args.backup), Path(args.dir))
+    err(f"restored {plural(len(tables), 'table')} into {args.dir}; `rat status -w {args.dir}` shows them")
     return EXIT_OK

@@ -149,6 +149,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser(
+        "backup",
+        parents=[common],
+        help="a consistent copy of the workspace, also while rat watch runs",
+        description="Copy the workspace to DEST (new or empty): the state database through SQLite's online "
+        "backup, each table at one consistent version with its history, models, rat.toml, landing/ and "
+        "the quarantine. While rat watch or the workbench writes, it takes the snapshot between two runs.",
+    )
+    p.add_argument("dest", metavar="DEST", help="the folder to write (outside the workspace)")
+    p = sub.add_parser(
+        "restore",
+        parents=[common],
+        help="bring a backup back as a workspace",
+        description="Restore BACKUP (a folder `rat backup` wrote) as the workspace DIR (new or empty).",
+    )
+    p.add_argument("backup", metavar="BACKUP")
+    p.add_argument("dir", metavar="DIR")
+
+    p = sub.add_parser(
         "serve",
         parents=[common],
         help="HTTP: the query API, the status page and the workbench in a browser",

@@ -18,6 +18,7 @@ from rat_tui.engine.state import State, new_run_id
 from rat_tui.engine.workspace import Workspace, WriterLock
 
 if TYPE_CHECKING:
+    from rat_tui.engine.backup import BackupReport
     from rat_tui.engine.handover import Outcome
     from rat_tui.engine.ingest.quarantine import QuarantinedFile
     from rat_tui.engine.profile import TableProfile
@@ -350,6 +351,19 @@ class Engine:
         with self._writing("vacuum"):
             deleted = {name: len(vacuum(self.ws.table_path(name), retain_hours)) for name in lake.list_tables(self.ws)}
         return {name: n for name, n in deleted.items() if n}
+
+    def backup(self, dest: Path) -> BackupReport:
+        """A consistent copy of the workspace in `dest` (new or empty), also while `rat watch` runs."""
+        from rat_tui.engine.backup import take
+
+        return take(self, dest)
+
+    def backup_snapshot(self, state_copy: Path) -> dict[str, int]:
+        """The writer's part of a backup: the state database copied, every table's version."""
+        from rat_tui.engine.backup import snapshot
+
+        with self._writing("backup"):
+            return snapshot(self.ws, self.state.db, state_copy)
 
     def hand_over(
         self,

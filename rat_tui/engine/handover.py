@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rat_tui.engine.errors import LockedError, RatError, explain, first_line
@@ -38,6 +39,8 @@ class Writer(Protocol):
     def rollback(self, table: str, version: int) -> int: ...
 
     def vacuum(self, retain_hours: int) -> dict[str, int]: ...
+
+    def backup_snapshot(self, state_copy: Path) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ def carry_out(engine: Writer, request: dict[str, Any]) -> Outcome:
         if kind == "rollback":
             version = engine.rollback(str(args["table"]), int(args["version"]))
             return Outcome(request_id, kind, "ok", result={"table": args["table"], "version": version})
+        if kind == "backup":  # only the consistent moment: the asker copies the rest
+            tables = engine.backup_snapshot(Path(str(args["state"])))
+            return Outcome(request_id, kind, "ok", result={"tables": tables})
         if kind == "vacuum":
             deleted = engine.vacuum(int(args["retain_hours"]))
             return Outcome(request_id, kind, "ok" if deleted else "noop", result={"deleted": deleted})
