@@ -59,7 +59,9 @@ def make_workspace(root: Path, rows: int) -> None:
 def baseline(root: Path, out: Path) -> tuple[float, int]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    subprocess.run([RAT, "query", "-w", str(root), SQL, "--format", "parquet", "-o", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [RAT, "query", "-w", str(root), SQL, "--format", "parquet", "-o", str(out)], check=True, capture_output=True
+    )
     took = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far
     out.unlink()
@@ -117,13 +119,17 @@ def main() -> None:
     rows = args.rows
     b = statistics.median(base_times)
     print(f"rows: {rows:,}   rounds: {args.rounds}   load: {os.getloadavg()[0]:.2f}")
-    print(f"baseline  rat query --format parquet -o FILE: {b:6.2f}s  {rows / b / 1e6:5.2f}M rows/s  peak RSS {base_peak / 1024:,.0f} MB")
+    print(
+        f"baseline  rat query --format parquet -o FILE: {b:6.2f}s  {rows / b / 1e6:5.2f}M rows/s  peak RSS {base_peak / 1024:,.0f} MB"
+    )
     for fmt, (took, size) in results.items():
         print(
             f"rat serve {fmt:7}: {took:6.2f}s  {rows / took / 1e6:5.2f}M rows/s  {size / 2**20:8,.0f} MB sent  "
             f"{took / b:4.2f}x the baseline's time"
         )
-    print(f"rat serve RSS: idle {idle / 1024:,.0f} MB, peak over every round {peak / 1024:,.0f} MB (+{(peak - idle) / 1024:,.0f} MB)")
+    print(
+        f"rat serve RSS: idle {idle / 1024:,.0f} MB, peak over every round {peak / 1024:,.0f} MB (+{(peak - idle) / 1024:,.0f} MB)"
+    )
 
 
 if __name__ == "__main__":
