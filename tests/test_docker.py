@@ -96,6 +96,28 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, float]
     yield {"build_seconds": built, "size_bytes": size}
 
 
+PROCESSES = "import glob; print(any(b'rat_tui' in open(p, 'rb').read() for p in glob.glob('/proc/[0-9]*/cmdline')))"
+
+
+def workbench_running(project: Path, env: dict[str, str]) -> bool:
+    """The browser's workbench (`python -m rat_tui`) runs in the serve service."""
+    found = sh(
+        "docker-compose",
+        "-p",
+        "rattest",
+        "exec",
+        "-T",
+        "serve",
+        "python3",
+        "-c",
+        PROCESSES,
+        cwd=project,
+        env=env,
+        check=False,
+    )
+    return found.stdout.strip() == "True"
+
+
 def container_health(name: str) -> str:
     return sh("docker", "inspect", name, "--format", "{{.State.Health.Status}}", check=False).stdout.strip()
 
@@ -216,6 +238,18 @@ def test_docker_compose_up_serves_the_demo_and_the_guided_notebook(image: dict[s
         )
         errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
         assert not errors, errors
+        # The workbench in a browser, from the serve service (a viewer: the watcher writes).
+        from browser import query_in_browser
+
+        query_in_browser(
+            "http://127.0.0.1:8656/workbench/",
+            project / "workspace" / ".rat" / "state.sqlite",
+            lambda: (
+                "GET /workbench/ 200"
+                in sh("docker-compose", "-p", "rattest", "logs", "serve", cwd=project, env=env).stdout
+            ),
+            tmp_path / "workbench.png",
+        )
         drop = next(c for c in executed["cells"] if "drop" in c["metadata"].get("tags", []))
         printed = "".join("".join(o.get("text", "")) for o in drop["outputs"])  # a string, or a list of lines
         # With rat watch running, the notebook's run is handed to it, and gold has July.

@@ -4,6 +4,7 @@ the status page, the OpenAPI description and the workbench's page and websocket.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -327,3 +328,34 @@ def test_csv_writes_zoned_timestamps_as_duckdb_does(server: Served) -> None:
     assert re.fullmatch(r'"?20\d\d-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\+00"?', stamp), stamp
     zone = server.query("select timestamptz '2024-01-31 10:00:00+00' as t", format="csv").text.splitlines()
     assert zone[1].strip('"') == "2024-01-31 10:00:00+00"
+
+
+async def test_browser_sessions_over_the_cap_are_503(shop: Path) -> None:
+    import aiohttp
+
+    toml = shop / "rat.toml"
+    original = toml.read_text(encoding="utf-8")
+    toml.write_text(original.replace("# max_sessions = 4", "max_sessions = 1"), encoding="utf-8")
+    served = Served(shop)
+    try:
+        url = f"ws://127.0.0.1:{served.port}/workbench/ws?width=80&height=24"
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url) as first:
+                await first.receive(timeout=60)  # the first session's app is running
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await session.ws_connect(url)
+                assert refused.value.status == 503
+            # The first one closed: its place is free again (once the server has seen it go).
+            again = None
+            for _ in range(50):
+                try:
+                    again = await session.ws_connect(url)
+                    break
+                except aiohttp.WSServerHandshakeError:
+                    await asyncio.sleep(0.1)
+            assert again is not None
+            assert (await again.receive(timeout=60)).type == aiohttp.WSMsgType.BINARY
+            await again.close()
+    finally:
+        served.stop()
+        toml.write_text(original, encoding="utf-8")
