@@ -359,3 +359,10 @@ async def test_browser_sessions_over_the_cap_are_503(shop: Path) -> None:
     finally:
         served.stop()
         toml.write_text(original, encoding="utf-8")
+
+
+def test_a_port_already_taken_is_one_line(server: Served, shop: Path) -> None:
+    taken = subprocess.run([RAT, "serve", "-w", str(shop), "--port", str(server.port)], capture_output=True, text=True)
+    assert taken.returncode == 1 and "Traceback" not in taken.stderr and "internal error" not in taken.stderr
+    last = taken.stderr.strip().splitlines()[-1]
+    assert f"cannot listen on 127.0.0.1:{server.port}" in last and "another --port" in last

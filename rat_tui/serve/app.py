@@ -116,4 +116,10 @@ def serve(ws: Workspace, host: str, port: int, token: str | None) -> None:
         )
     app = make_app(ws, token)
     sys.stderr.write(f"rat serve: {ws.settings.name} on http://{host}:{port}/ (API /api, workbench /workbench)\n")
-    web.run_app(app, host=host, port=port, access_log=None, print=None, handle_signals=True)
+    try:
+        web.run_app(app, host=host, port=port, access_log=None, print=None, handle_signals=True)
+    except OSError as exc:  # the address is taken, or not this machine's
+        why = exc.strerror or str(exc)
+        raise RatError(
+            f"rat serve cannot listen on {host}:{port}: {why}; another server may have it: pass another --port"
+        ) from None
