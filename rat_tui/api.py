@@ -66,7 +66,7 @@ class RunResult:
 
 class Lake:
     """One workspace's lake. Cheap to keep open: reading takes no lock; close() frees the DuckDB
-    connection (also done at exit, or by `with rat_tui.open() as lake:`)."""
+    connection (or `with rat_tui.open() as lake:`)."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
@@ -125,7 +125,9 @@ class Lake:
             return self.sql(f"select * from {view}").pl().lazy()
         path = self.workspace.table_path(resolved)
         if version is not None:
-            latest = max((v.version for v in self.history(resolved)), default=0)
+            from rat_tui.engine import lake as delta
+
+            latest = delta.latest_version(path) or 0
             if not 0 <= version <= latest:
                 raise RatError(f"{resolved} has versions 0 to {latest}, not {version}; lake.history() lists them")
         return pl.scan_delta(str(path), version=version)
