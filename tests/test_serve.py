@@ -261,7 +261,7 @@ def test_the_status_page_shows_tables_and_what_needs_attention(server: Served) -
     assert "gold.checked: check_failed" in html and "id &gt; 1" in html
 
 
-def test_openapi_describes_every_route() -> None:
+def test_openapi_describes_every_route(ws: Path) -> None:
     from rat_tui.engine.workspace import Workspace
     from rat_tui.serve.app import make_app
     from rat_tui.serve.openapi import spec
@@ -269,8 +269,7 @@ def test_openapi_describes_every_route() -> None:
     described = spec()
     assert described["openapi"].startswith("3.1")
     paths = described["paths"]
-    root = Path(__file__).parent.parent / "workspace_template"
-    app = make_app(Workspace(root), None, workbench=False)
+    app = make_app(Workspace(ws), None, workbench=False)
     routes = {
         (r.resource.canonical, r.method.lower())
         for r in app.router.routes()
