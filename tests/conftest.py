@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -128,3 +128,23 @@ class Tmux:
         flags = ["-l"] if literal else []
         subprocess.run(["tmux", "send-keys", "-t", self.session, *flags, "--", *names], check=True)
         time.sleep(0.4)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _template_and_demo_stay_as_shipped() -> Iterator[None]:
+    """No test may write into workspace_template/ or sample_data/: `rat init` copies them into
+    every new workspace (an engine opened on the template once left lake/ and .rat/ there)."""
+    repo = Path(__file__).parent.parent
+
+    def listing() -> set[Path]:
+        return {
+            p
+            for d in ("workspace_template", "sample_data")
+            for p in (repo / d).rglob("*")
+            if "__pycache__" not in p.parts
+        }
+
+    before = listing()
+    yield
+    added = listing() - before
+    assert not added, f"tests wrote into the shipped folders: {sorted(str(p.relative_to(repo)) for p in added)[:5]}"
