@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine import Engine, RatError, Version, Workspace
 from rat_tui.engine.live import LiveSession
+from rat_tui.engine.versions import check_readable_version, view_named
 
 if TYPE_CHECKING:
     import duckdb
@@ -68,11 +69,12 @@ class Lake:
     """One workspace's lake. Cheap to keep open: reading takes no lock; close() frees the DuckDB
     connection (or `with rat_tui.open() as lake:`)."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, read_only: bool = False) -> None:
         self.workspace = workspace
         self.path = workspace.root
-        self._engine = Engine(workspace)
-        self._live = LiveSession(workspace, self._engine.view_models)
+        self.engine = Engine(workspace)  # the façade under it, for faces built on a Lake (rat serve)
+        # read_only: the connection reads nothing but the lake and changes no setting (rat serve)
+        self.live = LiveSession(workspace, self.engine.view_models, read_only=read_only)
 
     def __repr__(self) -> str:
         return f"<rat lake {self.path}>"
@@ -85,8 +87,8 @@ class Lake:
 
     def close(self) -> None:
         """Free the query connection and the state database's handle."""
-        self._live.close()
-        self._engine.close()
+        self.live.close()
+        self.engine.close()
 
     # Reading
 
@@ -98,8 +100,13 @@ class Lake:
         Raises QueryError with DuckDB's message when the query is wrong.
         """
         from rat_tui.engine.errors import QueryError
+        from rat_tui.engine.query import query_error_text
 
-        relation = self._live.current().sql(query)
+        # A cursor of its own: Streamlit's threads (or rat serve's) may query one Lake at once.
+        try:
+            relation = self.live.cursor().sql(query)
+        except Exception as exc:  # duckdb.Error and friends
+            raise QueryError(query_error_text(exc)) from None
         if relation is None:
             raise QueryError("the statement returns no rows (rat's lake is read here, not written)")
         return relation
@@ -113,23 +120,17 @@ class Lake:
         import polars as pl
 
         try:
-            resolved = self._engine.resolve_table(name)
+            resolved = self.engine.resolve_table(name)
         except RatError:
-            name = name.strip().lower()
-            views = [v for v in self._engine.view_models() if name in (v, v.split(".", 1)[1])]
-            if len(views) != 1:
+            view = view_named(self.engine.view_models(), name)
+            if view is None:
                 raise
-            view = views[0]
             if version is not None:
                 raise RatError(f"{view} is a view: it has no versions; read a table's version instead") from None
             return self.sql(f"select * from {view}").pl().lazy()
         path = self.workspace.table_path(resolved)
         if version is not None:
-            from rat_tui.engine import lake as delta
-
-            latest = delta.latest_version(path) or 0
-            if not 0 <= version <= latest:
-                raise RatError(f"{resolved} has versions 0 to {latest}, not {version}; lake.history() lists them")
+            check_readable_version(path, resolved, version, "; lake.history() lists them")
         return pl.scan_delta(str(path), version=version)
 
     def tables(self) -> list[Table]:
@@ -144,7 +145,7 @@ class Lake:
                 out.append(
                     Table(name, info.layer, "table", info.rows, info.version, columns, info.updated_at, info.path)
                 )
-        for name in sorted(set(self._engine.view_models()) - {t.name for t in out}):
+        for name in sorted(set(self.engine.view_models()) - {t.name for t in out}):
             relation = self.sql(f"select * from {name} limit 0")
             columns = tuple(zip(relation.columns, (str(t) for t in relation.types), strict=True))
             out.append(Table(name, name.split(".")[0], "view", None, None, columns))
@@ -152,16 +153,16 @@ class Lake:
 
     def history(self, name: str) -> list[Version]:
         """A table's versions, newest first: time, operation, rows, rat's run, schema changes."""
-        return [Version.of(entry) for entry in self._engine.history(name)]
+        return [Version.of(entry) for entry in self.engine.history(name)]
 
     def diff(self, name: str, v1: int | None = None, v2: int | None = None, rows: bool = False) -> Diff:
         """Rows added, removed and changed from v1 to v2 (default: the last change of its data)."""
-        return self._engine.diff(name, v1, v2, rows=rows)
+        return self.engine.diff(name, v1, v2, rows=rows)
 
     def status(self) -> WorkspaceStatus:
         """Every table and model with its state as the next run sees it (ok, stale, failed, ...),
         the last runs, sources, recent schema changes and the files waiting in quarantine."""
-        return self._engine.status()
+        return self.engine.status()
 
     # Writing: one writer per workspace, so these hand the work over when another process writes
 
@@ -186,7 +187,7 @@ class Lake:
         from rat_tui.engine.errors import LockedError
         from rat_tui.engine.workspace import writer_name
 
-        engine = self._engine
+        engine = self.engine
         try:
             if kind == "pull":
                 report = engine.run([], files=set(), sources=sources)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 class LiveSession:
-    """One DuckDB connection over the lake, moved forward on `current()`; thread-safe."""
+    """One DuckDB connection over the lake, moved forward on each `cursor()`; thread-safe."""
 
     def __init__(self, ws: Workspace, view_models: Callable[[], dict[str, str]], read_only: bool = False) -> None:
         self.ws = ws
@@ -34,14 +34,10 @@ class LiveSession:
         self._views: dict[str, str] = {}  # view model -> the SQL it was defined with
         self._lock = threading.Lock()
 
-    def current(self) -> Session:
-        """The session, each view at its table's newest version (read from the log's file names:
-        cheap when nothing changed)."""
-        with self._lock:
-            return self._move_on()
-
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor of the current session, for one query on its own thread (interruptible alone)."""
+        """A cursor of the session, each view first moved to its table's newest version (read from
+        the log's file names: cheap when nothing changed); one query on its own thread, and
+        interruptible alone."""
         with self._lock:
             return self._move_on().con.cursor()
 

@@ -175,11 +175,10 @@ class Session:
 
     def files_sql(self, files: list[str], schema: pa.Schema, empty_name: str) -> str:
         """A SELECT of `schema`'s columns over Parquet files (aliased _t); an empty relation for none."""
-        cols = ", ".join(quote_ident(c) for c in schema.names)
         if files:
-            listing = ", ".join(quote_str(f) for f in files)
-            return f"SELECT {cols} FROM read_parquet([{listing}], union_by_name = true) AS _t"
+            return parquet_select(files, schema) + " AS _t"
         self.con.register(empty_name, schema.empty_table())
+        cols = ", ".join(quote_ident(c) for c in schema.names)
         return f"SELECT {cols} FROM {quote_ident(empty_name)} AS _t"
 
     def sql(self, sql: str) -> duckdb.DuckDBPyRelation | None:
@@ -190,6 +189,13 @@ class Session:
 
     def close(self) -> None:
         self.con.close()
+
+
+def parquet_select(files: list[str], schema: pa.Schema) -> str:
+    """A SELECT of `schema`'s columns over exactly these Parquet files (a version's)."""
+    cols = ", ".join(quote_ident(c) for c in schema.names)
+    listing = ", ".join(quote_str(f) for f in files)
+    return f"SELECT {cols} FROM read_parquet([{listing}], union_by_name = true)"
 
 
 def strip_sql(sql: str) -> str:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,20 @@ def _version_schema(path: Path, version: int) -> Any:
     from deltalake import DeltaTable
 
     return lake.arrow_schema(DeltaTable(str(path), version=version))
+
+
+def view_named(views: Iterable[str], name: str) -> str | None:
+    """The view model `name` means (`gold.totals`, or `totals` where one layer has it), if one."""
+    name = name.strip().lower()
+    found = [v for v in views if name in (v, v.split(".", 1)[1])]
+    return found[0] if len(found) == 1 else None
+
+
+def check_readable_version(path: Path, table: str, version: int, hint: str = "") -> None:
+    """RatError unless the table has `version` (a reader's time travel: the API, rat serve)."""
+    latest = lake.latest_version(path) or 0
+    if not 0 <= version <= latest:
+        raise RatError(f"{table} has versions 0 to {latest}, not {version}{hint}")
 
 
 def _check_version(path: Path, table: str, version: int) -> None:

@@ -34,9 +34,9 @@ class Served:
     sessions: threading.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
-        self.lake = Lake(self.ws)
-        self.engine = Engine(self.ws)
-        self.live = LiveSession(self.ws, self.engine.view_models, read_only=True)
+        self.lake = Lake(self.ws, read_only=True)  # one connection, locked to reads of the lake
+        self.engine = self.lake.engine
+        self.live = self.lake.live
         self.queries = threading.Semaphore(self.settings.serve_max_queries)
         self.sessions = threading.Semaphore(self.settings.serve_max_sessions)
 
@@ -49,37 +49,31 @@ class Served:
     ) -> Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation]:
         """How to read a table (at `version`) on a cursor; RatError for a name or version it lacks."""
         from rat_tui.engine import lake as delta
-        from rat_tui.engine.query import qualified, quote_ident, quote_str
+        from rat_tui.engine.query import parquet_select, qualified
+        from rat_tui.engine.versions import check_readable_version, view_named
 
         engine = self.engine
         try:
             resolved = engine.resolve_table(name)
         except RatError:
-            views = [v for v in engine.view_models() if name.lower() in (v, v.split(".", 1)[1])]
-            if len(views) != 1 or version is not None:
+            view = view_named(engine.view_models(), name)
+            if view is None or version is not None:
                 raise
-            resolved = views[0]
-            return lambda cursor: cursor.sql(f"SELECT * FROM {qualified(resolved)}")
+            return lambda cursor: cursor.sql(f"SELECT * FROM {qualified(view)}")
         if version is None:
             return lambda cursor: cursor.sql(f"SELECT * FROM {qualified(resolved)}")
         from deltalake import DeltaTable
 
         path = self.ws.table_path(resolved)
-        latest = delta.latest_version(path) or 0
-        if not 0 <= version <= latest:
-            raise RatError(f"{resolved} has versions 0 to {latest}, not {version}")
+        check_readable_version(path, resolved, version)
         dt = DeltaTable(str(path), version=version)
         files, schema = list(dt.file_uris()), delta.arrow_schema(dt)
         if not files:
             return lambda cursor: cursor.from_arrow(schema.empty_table())
-        cols = ", ".join(quote_ident(c) for c in schema.names)
-        listing = ", ".join(quote_str(f) for f in files)
-        return lambda cursor: cursor.sql(f"SELECT {cols} FROM read_parquet([{listing}], union_by_name = true)")
+        return lambda cursor: cursor.sql(parquet_select(files, schema))
 
     def close(self) -> None:
-        self.live.close()
         self.lake.close()
-        self.engine.close()
 
 
 SERVED = web.AppKey("served", Served)
