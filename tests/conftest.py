@@ -148,3 +148,37 @@ def _template_and_demo_stay_as_shipped() -> Iterator[None]:
     yield
     added = listing() - before
     assert not added, f"tests wrote into the shipped folders: {sorted(str(p.relative_to(repo)) for p in added)[:5]}"
+
+
+def start_watch(root: Path) -> subprocess.Popen[str]:
+    """A real `rat watch` on `root`, returned once it holds the writer's lock."""
+    proc = subprocess.Popen([RAT, "watch", "-w", str(root)], stderr=subprocess.PIPE, text=True)
+    lock = root / ".rat" / "lock"
+    wait_until(lambda: lock.exists() and lock.read_text() == f"{proc.pid} watch", what="rat watch's lock")
+    return proc
+
+
+def stop_watch(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM: it exits 0, and said nothing that was a traceback."""
+    proc.terminate()
+    assert proc.wait(timeout=60) == 0
+    err = proc.stderr.read() if proc.stderr else ""
+    assert "Traceback" not in err, err
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def answers(url: str) -> bool:
+    """A GET of `url` is answered 200 (a server that is up)."""
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

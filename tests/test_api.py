@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 import tomli_w
-from conftest import RAT, run_rat, wait_until, write
+from conftest import run_rat, start_watch, stop_watch, write
 from fake_api import FakeApi, Reply
 
 import rat_tui
@@ -34,21 +34,11 @@ def shop(ws: Path) -> Path:
     return ws
 
 
-def start_watch(root: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([RAT, "watch", "-w", str(root)], stderr=subprocess.PIPE, text=True)
-    lock = root / ".rat" / "lock"
-    wait_until(lambda: lock.exists() and lock.read_text() == f"{proc.pid} watch", what="rat watch's lock")
-    return proc
-
-
 @pytest.fixture
 def watching(shop: Path) -> Iterator[subprocess.Popen[str]]:
     proc = start_watch(shop)
     yield proc
-    proc.terminate()
-    assert proc.wait(timeout=60) == 0
-    err = proc.stderr.read() if proc.stderr else ""
-    assert "Traceback" not in err, err
+    stop_watch(proc)
 
 
 def test_open_finds_the_nearest_workspace_upward_and_says_when_there_is_none(
@@ -170,11 +160,8 @@ def test_run_and_pull_are_handed_to_the_running_watcher(shop: Path) -> None:
         assert lake.sql("select count(*) from bronze.tickets").fetchall() == [(len(calls),)]
         assert len(calls) >= 2  # its own first pull when it started, and ours
     finally:
-        watcher.terminate()
-        assert watcher.wait(timeout=60) == 0
         api.stop()
-    err = watcher.stderr.read() if watcher.stderr else ""
-    assert "Traceback" not in err, err
+        stop_watch(watcher)
 
 
 def test_reads_see_whole_versions_while_rat_watch_commits(shop: Path, watching: subprocess.Popen[str]) -> None:

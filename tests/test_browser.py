@@ -5,14 +5,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 from browser import CHROMIUM, DRIVER, query_in_browser
-from conftest import RAT, run_rat, wait_until
+from conftest import RAT, answers, free_port, run_rat, wait_until
 
 if not (CHROMIUM and DRIVER) and os.environ.get("CI") != "true":
     pytest.skip("no chromium and chromedriver (apt-get install chromium chromium-driver)", allow_module_level=True)
@@ -22,19 +20,10 @@ def test_the_browser_workbench_runs_a_query(tmp_path: Path) -> None:
     demo = tmp_path / "demo"
     assert run_rat("init", str(demo), "--demo").returncode == 0
     assert run_rat("run", "-w", str(demo)).returncode == 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([RAT, "serve", "-w", str(demo), "--port", str(port)], stderr=subprocess.PIPE, text=True)
     try:
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(up, timeout=30, what="rat serve")
+        wait_until(lambda: answers(f"http://127.0.0.1:{port}/api/health"), timeout=30, what="rat serve")
         # The app draws on a canvas (nothing to read in the page): it has started once its
         # engine holds the workspace's writer lock.
         lock = demo / ".rat" / "lock"

@@ -14,9 +14,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import RAT, run_rat, wait_until
+from conftest import RAT, answers, free_port, run_rat, wait_until
 
 DOCS = Path(__file__).parent.parent / "docs"
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
@@ -24,14 +23,6 @@ BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 
 def blocks(page: str, language: str) -> list[str]:
     return [body for lang, body in BLOCK.findall((DOCS / page).read_text(encoding="utf-8")) if lang == language]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +34,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]
     server = subprocess.Popen(
         [RAT, "serve", "-w", "rat-demo", "--port", str(port)], cwd=root, stderr=subprocess.DEVNULL
     )
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(up, timeout=30, what="rat serve")
+    wait_until(lambda: answers(f"http://127.0.0.1:{port}/api/health"), timeout=30, what="rat serve")
     yield root, port
     server.terminate()
     server.wait(timeout=30)
@@ -156,14 +140,7 @@ def test_the_systemd_units_start_and_stop_on_sigterm(site: tuple[Path, int], uni
     proc = subprocess.Popen(shlex.split(command), cwd=root, stderr=subprocess.PIPE, text=True)
     try:
         if "serve" in command:
-
-            def up() -> bool:
-                try:
-                    return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait_until(up, timeout=30, what="the unit's rat serve")
+            wait_until(lambda: answers(f"http://127.0.0.1:{port}/api/health"), timeout=30, what="the unit's rat serve")
         else:
             lock = root / "rat-demo" / ".rat" / "lock"
             wait_until(

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RAT, run_rat, wait_for, wait_until, write
+from conftest import RAT, run_rat, start_watch, stop_watch, wait_for, wait_until, write
 from deltalake import DeltaTable
 
 from rat_tui.engine.errors import LockedError
@@ -76,21 +76,11 @@ def shop(ws: Path) -> Path:
     return ws
 
 
-def start_watch(root: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([RAT, "watch", "-w", str(root)], stderr=subprocess.PIPE, text=True)
-    lock = root / ".rat" / "lock"
-    wait_until(lambda: lock.exists() and lock.read_text() == f"{proc.pid} watch", what="rat watch's lock")
-    return proc
-
-
 @pytest.fixture
 def watching(shop: Path) -> Iterator[subprocess.Popen[str]]:
     proc = start_watch(shop)
     yield proc
-    proc.terminate()
-    assert proc.wait(timeout=60) == 0
-    err = proc.stderr.read() if proc.stderr else ""
-    assert "Traceback" not in err, err
+    stop_watch(proc)
 
 
 def idle(root: Path) -> bool:

@@ -9,11 +9,11 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,15 +21,9 @@ import pyarrow as pa
 import pyarrow.ipc
 import pyarrow.parquet as pq
 import pytest
-from conftest import RAT, run_rat, wait_until, write
+from conftest import RAT, answers, free_port, run_rat, wait_until, write
 
 TOKEN = "s3rve-token-for-the-tests-5d1e"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Served:
@@ -48,10 +42,7 @@ class Served:
 
     def _up(self) -> bool:
         assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr else ""
-        try:
-            return httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return answers(f"{self.base}/api/health")
 
     def query(self, sql: str, **fields: object) -> httpx.Response:
         return httpx.post(f"{self.base}/api/query", json={"sql": sql, **fields}, timeout=60)
@@ -60,6 +51,20 @@ class Served:
         self.proc.terminate()
         self.proc.wait(timeout=30)
         return self.proc.stderr.read() if self.proc.stderr else ""
+
+
+@contextmanager
+def serving_with(shop: Path, setting: str, value: int) -> Iterator[Served]:
+    """A server on `shop` with one `[serve]` setting of rat.toml changed; the file put back after."""
+    toml = shop / "rat.toml"
+    original = toml.read_text(encoding="utf-8")
+    toml.write_text(original.replace(f"# {setting} = 4", f"{setting} = {value}"), encoding="utf-8")
+    served = Served(shop)
+    try:
+        yield served
+    finally:
+        served.stop()
+        toml.write_text(original, encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -200,11 +205,7 @@ def test_bad_queries_and_timeouts(server: Served) -> None:
 
 
 def test_over_capacity_is_503(shop: Path) -> None:
-    toml = shop / "rat.toml"
-    original = toml.read_text(encoding="utf-8")
-    toml.write_text(original.replace("# max_queries = 4", "max_queries = 1"), encoding="utf-8")
-    served = Served(shop)
-    try:
+    with serving_with(shop, "max_queries", 1) as served:
         slow: dict[str, httpx.Response] = {}
         thread = threading.Thread(
             target=lambda: slow.update(r=served.query("select count(*) from range(100000000000)", timeout_s=4))
@@ -222,9 +223,6 @@ def test_over_capacity_is_503(shop: Path) -> None:
         thread.join()
         assert slow["r"].status_code == 408
         assert served.query("select 1").status_code == 200  # the slot is free again
-    finally:
-        served.stop()
-        toml.write_text(original, encoding="utf-8")
 
 
 def test_a_token_is_required_off_loopback_and_then_of_every_request(shop: Path) -> None:
@@ -332,11 +330,7 @@ def test_csv_writes_zoned_timestamps_as_duckdb_does(server: Served) -> None:
 async def test_browser_sessions_over_the_cap_are_503(shop: Path) -> None:
     import aiohttp
 
-    toml = shop / "rat.toml"
-    original = toml.read_text(encoding="utf-8")
-    toml.write_text(original.replace("# max_sessions = 4", "max_sessions = 1"), encoding="utf-8")
-    served = Served(shop)
-    try:
+    with serving_with(shop, "max_sessions", 1) as served:
         url = f"ws://127.0.0.1:{served.port}/workbench/ws?width=80&height=24"
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(url) as first:
@@ -355,9 +349,6 @@ async def test_browser_sessions_over_the_cap_are_503(shop: Path) -> None:
             assert again is not None
             assert (await again.receive(timeout=60)).type == aiohttp.WSMsgType.BINARY
             await again.close()
-    finally:
-        served.stop()
-        toml.write_text(original, encoding="utf-8")
 
 
 def test_a_port_already_taken_is_one_line(server: Served, shop: Path) -> None:

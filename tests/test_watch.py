@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RAT, query, run_rat, wait_until, write
+from conftest import RAT, query, run_rat, start_watch, wait_until, write
 from deltalake import DeltaTable
 
 from rat_tui.engine import Engine
@@ -166,13 +166,6 @@ def test_an_invalid_rat_toml_is_reported_and_the_old_settings_stay(ws: Path, wat
     assert w.engine.ws.settings.memory_limit == memory
     (ws / "rat.toml").write_text('name = "renamed"\n')
     wait_until(lambda: w.engine.ws.settings.name == "renamed")
-
-
-def start_watch(root: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([RAT, "watch", "-w", str(root)], stderr=subprocess.PIPE, text=True)
-    lock = root / ".rat" / "lock"
-    wait_until(lambda: lock.exists() and lock.read_text() == f"{proc.pid} watch")
-    return proc
 
 
 def test_one_writer_a_second_watch_names_the_first_and_a_stale_lock_is_taken_over(ws: Path) -> None:
