@@ -133,8 +133,12 @@ def test_the_image_builds_the_demo_serves_it_and_ingests_a_drop(image: dict[str,
     try:
         started = time.monotonic()
         common = ["--network", "host", "-v", f"{workspace}:/workspace", "-e", f"RAT_PORT={port}"]
+        # `rat` is the entrypoint: the container's command is a rat command. The fresh folder gets
+        # the demo, built, as compose's init service does.
+        demo = sh("docker", "run", "--rm", *common, IMAGE, "demo", "-w", "/workspace")
+        assert "8 models built" in demo.stderr, demo.stderr
         sh("docker", "run", "-d", "--name", "rat-test-watch", *common, "--no-healthcheck", IMAGE, "watch")
-        sh("docker", "run", "-d", "--name", "rat-test-serve", *common, IMAGE, "serve")
+        sh("docker", "run", "-d", "--name", "rat-test-serve", *common, IMAGE, "serve", "--port", port)
         wait_until(lambda: container_health("rat-test-serve") == "healthy", timeout=180, what="a healthy container")
         healthy = time.monotonic() - started
         base = f"http://127.0.0.1:{port}"
@@ -143,6 +147,12 @@ def test_the_image_builds_the_demo_serves_it_and_ingests_a_drop(image: dict[str,
         )
         assert answer.status_code == 200 and answer.json() == [{"days": 182}]
         assert httpx.post(f"{base}/api/query", json={"sql": "drop table gold.daily_revenue"}).status_code == 403
+        # Beyond loopback without a token, rat serve refuses to start (one line, no traceback).
+        bare = sh(
+            "docker", "run", "--rm", *common, "--no-healthcheck", IMAGE, "serve", "--host", "0.0.0.0", check=False
+        )
+        assert bare.returncode != 0 and bare.stderr.startswith("rat: error: rat serve on 0.0.0.0"), bare.stderr
+        assert "Traceback" not in bare.stderr
         # Nothing runs as root, and the demo belongs to the image's user.
         assert sh("docker", "exec", "rat-test-serve", "id", "-u").stdout.strip() == "1000"
         assert (workspace / "rat.toml").stat().st_uid == 1000
@@ -202,7 +212,7 @@ def test_docker_compose_up_serves_the_demo_and_the_guided_notebook(image: dict[s
 
         wait_until(healthy, timeout=180, what="compose's rat serve answering on gold")
         ps = sh("docker-compose", "-p", "rattest", "ps", cwd=project, env=env).stdout
-        assert ps.count("Up") == 3, ps
+        assert ps.count("Up") == 3 and "Exit 0" in ps, ps  # init made the demo and exited
         for service in ("watch", "serve", "notebook"):  # none of them as root
             uid = sh("docker-compose", "-p", "rattest", "exec", "-T", service, "id", "-u", cwd=project, env=env)
             assert uid.stdout.strip() == "1000", service

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -62,7 +63,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         status = exc.status
         if request.path.startswith("/api/"):
-            return error(exc.status, exc.reason if exc.status == 404 else (exc.text or exc.reason))
+            answer = error(exc.status, exc.reason if exc.status == 404 else (exc.text or exc.reason))
+            if isinstance(exc, web.HTTPMethodNotAllowed):  # RFC 9110: a 405 names what is allowed
+                answer.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+            return answer
         raise
     finally:
         took = time.perf_counter() - started
@@ -107,6 +111,26 @@ def make_app(ws: Workspace, token: str | None, workbench: bool = True) -> web.Ap
     return app
 
 
+class OneLine(logging.Handler):
+    """aiohttp's own complaints (a malformed request, a client gone mid-answer) as one line on
+    stderr, never a traceback: bad input from a client is not the server's crash."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        why = ""
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            why = ": " + (" ".join(lines[:2]) or type(exc).__name__)  # "400, message: Invalid header ..."
+        sys.stderr.write(f"rat serve: {record.getMessage()}{why}\n")
+
+
+def quiet_aiohttp() -> None:
+    for name in ("aiohttp.server", "aiohttp.web", "aiohttp.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [OneLine(logging.WARNING)]
+        logger.propagate = False
+
+
 def serve(ws: Workspace, host: str, port: int, token: str | None) -> None:
     """Run the server until SIGINT/SIGTERM; RatError when a non-loopback address has no token."""
     if not is_loopback(host) and not token:
@@ -115,6 +139,7 @@ def serve(ws: Workspace, host: str, port: int, token: str | None) -> None:
             'pass --token-env VAR (a variable holding it) or set [serve] token = "${VAR}", or bind 127.0.0.1'
         )
     app = make_app(ws, token)
+    quiet_aiohttp()
     sys.stderr.write(f"rat serve: {ws.settings.name} on http://{host}:{port}/ (API /api, workbench /workbench)\n")
     try:
         web.run_app(app, host=host, port=port, access_log=None, print=None, handle_signals=True)

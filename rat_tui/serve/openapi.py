@@ -79,10 +79,15 @@ def spec() -> dict[str, Any]:
                     "required": ["sql"],
                     "additionalProperties": False,
                     "properties": {
-                        "sql": {"type": "string", "examples": ["select * from gold.daily_revenue"]},
-                        "format": formats,
-                        "limit": {"type": "integer", "minimum": 0, "description": "rows at most (default: all)"},
-                        "timeout_s": {"type": "number", "exclusiveMinimum": 0, "description": "default [serve] query_timeout"},
+                        "sql": {"type": "string", "minLength": 1, "examples": ["select * from gold.daily_revenue"]},
+                        # null is the same as leaving the field out
+                        "format": {**formats, "type": ["string", "null"], "enum": [*FORMATS, None]},
+                        "limit": {"type": ["integer", "null"], "minimum": 0, "description": "rows at most (default: all)"},
+                        "timeout_s": {
+                            "type": ["number", "null"],
+                            "exclusiveMinimum": 0,
+                            "description": "default [serve] query_timeout",
+                        },
                     },
                 },
             },

@@ -66,9 +66,15 @@ def _int(request: web.Request, key: str, default: int | None, low: int = 0) -> i
     return value
 
 
+TABLE_PARAMETERS = {"limit", "offset", "version", "format", "token"}  # token: a browser's, see app.guard
+
+
 async def table_rows(request: web.Request) -> web.StreamResponse:
     """A table's rows: ?limit= (default 100), ?offset=, ?version= (time travel), ?format=."""
     name = request.match_info["name"]
+    unknown = sorted(set(request.query) - TABLE_PARAMETERS)
+    if unknown:  # a typo (?limt=10) must not silently mean the default
+        return error(400, f"unknown parameter {', '.join(unknown)}; the parameters are limit, offset, version, format")
     try:
         limit = _int(request, "limit", 100)
         offset = _int(request, "offset", 0) or 0
@@ -121,7 +127,10 @@ async def query(request: web.Request) -> web.StreamResponse:
 
     server = served(request)
     return await stream(
-        request, relation_of, body.get("format") or "json", timeout or server.settings.serve_query_timeout
+        request,
+        relation_of,
+        "json" if body.get("format") is None else body["format"],
+        timeout or server.settings.serve_query_timeout,
     )
 
 
@@ -131,7 +140,7 @@ async def stream(
     fmt: str,
     timeout: float,
 ) -> web.StreamResponse:
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:
         return error(400, f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     server = served(request)
     if not server.queries.acquire(blocking=False):
