@@ -161,3 +161,24 @@ def test_a_check_tightened_then_put_back_is_ok(ws: Path) -> None:
     model_a(ws, "good", "loose")
     assert states(ws) == {"silver.a": "ok"}
     assert run_rat("run", "-w", str(ws)).returncode == 0
+
+
+def test_a_failed_recheck_upstream_leaves_an_up_to_date_model_up_to_date(ws: Path) -> None:
+    """Found by the property above: only silver.a's checks changed (a re-check, no rebuild) and
+    they fail on what it published; gold.b read that same data and stays up to date, as status
+    said, instead of being skipped; status after the run and the run after that agree."""
+    write(ws / "landing" / "t.csv", "id,v\n1,10\n")
+    model_a(ws, "good", "loose")
+    write(ws / "models" / "gold" / "b.sql", GOLD + "\n")
+    assert run_rat("run", "-w", str(ws)).returncode == 0
+    model_a(ws, "good", "tight")
+    assert states(ws) == {"silver.a": "stale", "gold.b": "ok"}
+    for _ in range(2):
+        e = Engine.open(ws)
+        try:
+            report = e.run()
+        finally:
+            e.close()
+        assert outcomes(report) == {"silver.a": "check_failed", "gold.b": "up_to_date"}
+        assert report.status == "failed"
+        assert states(ws) == {"silver.a": "check_failed", "gold.b": "ok"}

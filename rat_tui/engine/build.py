@@ -100,6 +100,7 @@ class Builder(IncrementalBuilder):
         fingerprints: dict[str, Fingerprint] = {}
         states = self.state.all_model_states()
         blocked: dict[str, str] = {}  # model -> the upstream failure that blocks it
+        rechecks_failed: set[str] = set()  # models whose checks alone were re-run, and failed
         queue = tuple(n for n in graph.order if n in selected)
         total, done = len(queue), 0
         if queue:
@@ -111,7 +112,14 @@ class Builder(IncrementalBuilder):
                 continue
             done += 1
             started = now_iso()
-            bad_up = next((d for d in model.depends_on if d in result.failed or d in blocked), None)
+            bad = [d for d in model.depends_on if d in result.failed or d in blocked]
+            bad_up = bad[0] if bad else None
+            if bad and all(d in rechecks_failed for d in bad):
+                # Only checks failed upstream, on data already published: this model's inputs did
+                # not change, so if it is up to date it stays so (it is skipped only if it is not).
+                inputs = self.input_versions(model, graph)
+                if self.planner.plan(model, fp, inputs, states.get(name), force).action == "skip":
+                    bad_up = None
             if name in graph.errors:
                 bad = graph.errors[name]
                 self._fail(result, run_id, name, started, str(bad), 0.0, attempt=(fp.key, {}), where=bad.where)
@@ -148,6 +156,8 @@ class Builder(IncrementalBuilder):
                 where = check_where(model, self.ws.root, exc.results)
                 failed = BuildState.CHECK_FAILED
                 mode = "checks" if plan.action == "check" else None
+                if mode == "checks":
+                    rechecks_failed.add(name)
                 self._fail(
                     result, run_id, name, started, str(exc), took, failed, (fp.key, inputs), where=where, mode=mode
                 )

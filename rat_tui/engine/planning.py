@@ -117,6 +117,7 @@ class Planner:
         attempts = self.state.last_attempts()
         fingerprints: dict[str, Fingerprint] = {}
         rechecked: set[str] = set()  # models a run re-checks without rebuilding them
+        recheck_failed: set[str] = set()  # models whose checks alone failed, on what they published
         out: dict[str, Prediction] = {}
         for name in graph.order:
             model = graph.models[name]
@@ -125,7 +126,14 @@ class Planner:
                 bad = graph.errors[name]
                 out[name] = Prediction(ERROR, str(bad), bad.where)
                 continue
-            blocker = next((d for d in model.depends_on if d in out and out[d].state in (*FAILING, SKIPPED)), None)
+            blockers = [d for d in model.depends_on if d in out and out[d].state in (*FAILING, SKIPPED)]
+            if blockers and all(d in recheck_failed for d in blockers) and name in states:
+                # Only checks fail upstream, on data already published (as the build does): an up
+                # to date model stays so; one that would be built is skipped.
+                plan = self.plan(model, fingerprints[name], self.input_versions(model, graph), states[name], False)
+                if plan.action == "skip":
+                    blockers = []
+            blocker = blockers[0] if blockers else None
             if blocker is not None:
                 up = out[blocker]
                 why = up.detail if up.state == SKIPPED else f"upstream {blocker} {_failed_words(up.state)}"
@@ -164,6 +172,8 @@ class Planner:
             if failing and last["fingerprint"] == fingerprints[name].key and last["inputs"] == inputs:
                 where = Where(last["error_file"], last["error_line"], last["error_check"])
                 out[name] = Prediction(last["status"], last["error"] or "its last build failed", where)
+                if last["status"] == CHECK_FAILED and last.get("mode") == "checks":
+                    recheck_failed.add(name)
                 continue
             if plan.action == "check":
                 rechecked.add(name)
