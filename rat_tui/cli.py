@@ -21,6 +21,7 @@ from rat_tui.cli_common import (
     engine_for,
     err,
     hand_over,
+    usage,
     workspace_arg,
 )
 from rat_tui.cli_lake import cmd_backup, cmd_diff, cmd_history, cmd_restore, cmd_rollback, cmd_vacuum
@@ -130,10 +131,27 @@ def cmd_run(args: argparse.Namespace) -> int:
             sys.stderr.write(line + "\n")
 
     engine.events.subscribe(narrate)
+    pulling = args.command == "pull"
+    names: list[str] = []
+    if pulling:
+        known = engine.ws.settings.sources
+        unknown = [n for n in args.sources if n not in known]
+        if unknown or not known:
+            engine.close()
+            listed = ", ".join(known) or "none: add a [sources.<name>] to rat.toml"
+            what = f"no source {unknown[0]}" if unknown else "no sources"
+            raise usage(f"{what} in {engine.ws.root / 'rat.toml'} (its sources: {listed})")
     try:
-        report = engine.run(args.selectors, full_refresh=args.full_refresh)
+        if pulling:
+            names = list(args.sources) or list(engine.ws.settings.sources)
+            report = engine.run([], files=set(), sources=names, full_pull=args.full)
+        else:
+            report = engine.run(args.selectors, full_refresh=args.full_refresh)
     except LockedError as locked:
-        outcome = hand_over(engine, locked, "run", selectors=args.selectors, full_refresh=args.full_refresh)
+        if pulling:
+            outcome = hand_over(engine, locked, "pull", args={"sources": names, "full": args.full})
+        else:
+            outcome = hand_over(engine, locked, "run", selectors=args.selectors, full_refresh=args.full_refresh)
         whose = "the workbench's" if locked.role == "workbench" else "the watcher's"
         if outcome.status == "failed":
             err(f"{whose} run {outcome.run_id or ''} FAILED: {outcome.message}")
@@ -280,6 +298,7 @@ COMMANDS = {
     "init": cmd_init,
     "demo": cmd_demo,
     "run": cmd_run,
+    "pull": cmd_run,
     "watch": cmd_watch,
     "query": cmd_query,
     "status": cmd_status,

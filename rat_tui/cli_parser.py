@@ -58,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-refresh", action="store_true", help="rebuild the selected models even if up to date")
 
     p = sub.add_parser(
+        "pull",
+        parents=[common],
+        help="pull sources now and ingest what they landed",
+        description="Pull the named sources of rat.toml (all by default) now, whether they are due or not, and "
+        "ingest what they landed into bronze. Exits 1 naming each source that failed.",
+    )
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="a [sources.<name>] of rat.toml (default: all)")
+    p.add_argument("--full", action="store_true", help="incremental sources start again from their initial value")
+
+    p = sub.add_parser(
         "watch",
         parents=[common],
         help="the engine headless: ingest and rebuild on every change",

@@ -47,9 +47,15 @@ def _run_finished(e: ev.RunFinished) -> str | None:
 
 def _source_pulled(e: ev.SourcePulled) -> str:
     pages = f"{e.pages} page{_s(e.pages)}"
+    extra = f", {e.dropped:,} already in bronze" if e.dropped else ""
+    extra += f", next from {e.cursor}" if e.cursor is not None else ""
     if not e.file:
-        return f"pulled {e.source}: no records ({pages}, {e.seconds:.2f}s)"
-    return f"pulled {e.source}: {e.records:,} record{_s(e.records)} in {pages} -> landing/{e.file} ({e.seconds:.2f}s)"
+        nothing = "no new records" if e.cursor is not None else "no records"
+        return f"pulled {e.source}: {nothing} ({pages}{extra}, {e.seconds:.2f}s)"
+    return (
+        f"pulled {e.source}: {e.records:,} record{_s(e.records)} in {pages} -> landing/{e.file}"
+        f" ({e.seconds:.2f}s{extra})"
+    )
 
 
 def _table_ingested(e: ev.TableIngested) -> str:
@@ -93,6 +99,7 @@ FORMATTERS: dict[type[ev.Event], Callable[[Any], str | None]] = {
     ev.WatchStopped: lambda e: f"stopped ({e.reason})",
     ev.RunFinished: _run_finished,
     ev.SourcePulled: _source_pulled,
+    ev.SourceWarning: lambda e: f"warning {e.source}: {e.message}",
     ev.SourceFailed: lambda e: f"FAILED source {e.source}: {e.error}; nothing was landed, the next run tries again",
     ev.TableIngested: _table_ingested,
     ev.SchemaChanged: lambda e: e.message,

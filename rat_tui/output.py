@@ -269,6 +269,8 @@ def render_status(status: WorkspaceStatus, out: TextIO) -> None:
         else:
             records = f"{pull.records:,} record{'s' if pull.records != 1 else ''}"
             told = f"{records} at {_when(pull.started_at)}"
+        if source.cursor is not None:
+            told += f"; cursor {source.cursor}"
         out.write(f"\nsource {source.name} -> {source.table} (every {source.every}): {told}")
     if status.sources:
         out.write("\n")

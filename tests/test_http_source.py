@@ -20,7 +20,7 @@ from fake_api import FakeApi, Reply, Request, paged
 from rat_tui.engine import Engine
 from rat_tui.engine.errors import WorkspaceError
 from rat_tui.engine.events import Event, FileSkipped, SourceFailed, SourcePulled
-from rat_tui.engine.sources import http as http_source
+from rat_tui.engine.sources import requester as http_requests
 from rat_tui.engine.watch import Watcher
 from rat_tui.engine.workspace import load_settings
 
@@ -40,7 +40,7 @@ def api() -> Iterator[FakeApi]:
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORDERS_TOKEN", TOKEN)
     monkeypatch.setenv("ORDERS_KEY", KEY)
-    monkeypatch.setattr(http_source, "BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(http_requests, "BACKOFF_SECONDS", 0.01)
 
 
 def add_source(ws: Path, name: str, url: str, **spec: Any) -> None:
@@ -407,7 +407,11 @@ BASE = 'type = "http"\nurl = "https://api.example.com/orders"\n'
         (BASE + "timeout = 0", "sources.orders.timeout", "from 0 to 600"),
         (BASE + "retries = 11", "sources.orders.retries", "from 0 to 10"),
         (BASE + 'header = { A = "b" }', "sources.orders.header", "is not a source setting"),
-        (BASE + 'pagination = { type = "offset" }', "sources.orders.pagination.type", '"page", "cursor" or "link"'),
+        (
+            BASE + 'pagination = { type = "scroll" }',
+            "sources.orders.pagination.type",
+            '"page", "offset", "cursor" or "link"',
+        ),
         (BASE + 'pagination = { type = "cursor" }', "sources.orders.pagination.path", "next cursor"),
         (BASE + 'pagination = { type = "page", path = "x" }', "sources.orders.pagination.path", "not a setting"),
         (BASE + 'pagination = { type = "page", max_pages = 0 }', "sources.orders.pagination.max_pages", "from 1"),

@@ -112,9 +112,9 @@ class Builder(IncrementalBuilder):
                 continue
             done += 1
             started = now_iso()
-            bad = [d for d in model.depends_on if d in result.failed or d in blocked]
-            bad_up = bad[0] if bad else None
-            if bad and all(d in rechecks_failed for d in bad):
+            failing_up = [d for d in model.depends_on if d in result.failed or d in blocked]
+            bad_up = failing_up[0] if failing_up else None
+            if failing_up and all(d in rechecks_failed for d in failing_up):
                 # Only checks failed upstream, on data already published: this model's inputs did
                 # not change, so if it is up to date it stays so (it is skipped only if it is not).
                 inputs = self.input_versions(model, graph)

@@ -124,11 +124,13 @@ class Engine:
         full_refresh: bool = False,
         files: set[str] | None = None,
         sources: Sequence[str] | None = None,
+        full_pull: bool = False,
     ) -> RunReport:
         """Pull the sources of rat.toml (only `sources`, by name, if given) into landing/, ingest
         what waits there (only `files`, paths under landing/, and what the pulls wrote, if given),
         then build the selected models that are stale. A failing source fails the run but stops
-        neither the other sources nor the ingest and builds."""
+        neither the other sources nor the ingest and builds. `full_pull`: incremental sources
+        start again from their `initial` value."""
         from rat_tui.engine.build import Builder
         from rat_tui.engine.ingest import Ingestor
         from rat_tui.engine.models import discover, plan, select
@@ -152,10 +154,11 @@ class Engine:
             builder = Builder(self.ws, self.state, self.events, self.query_session)
             self._builder = builder
             try:
-                pulls = pull_sources(self.ws, self.state, self.events, run_id, sources)
+                pulls = pull_sources(self.ws, self.state, self.events, run_id, sources, full_pull)
                 report.pulled, report.sources_failed = pulls.pulled, pulls.failed
                 only = None if files is None else files | set(pulls.files)
                 ingest = Ingestor(self.ws, self.state, self.events).run(run_id, only=only)
+                ingest.merge(pulls.settled)
                 report.ingested = [f.rel for f in ingest.ingested]
                 report.quarantined = [(f.rel, why) for f, why in ingest.quarantined]
                 report.unreadable = [(f.rel, why) for f, why in ingest.unreadable]

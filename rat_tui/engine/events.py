@@ -149,6 +149,16 @@ class SourcePulled(Event, wire="SourcePulled"):
     pages: int
     file: str | None
     seconds: float
+    cursor: str | None = None  # an incremental source: where the next pull starts
+    dropped: int = 0  # an incremental source: records bronze already held
+
+
+@dataclass(frozen=True)
+class SourceWarning(Event, wire="SourceWarning"):
+    """A pull worked but something looks wrong (it stopped after one page while the API had more)."""
+
+    source: str
+    message: str
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class Writer(Protocol):
         full_refresh: bool = False,
         files: set[str] | None = None,
         sources: Sequence[str] | None = None,
+        full_pull: bool = False,
     ) -> Any: ...
 
     def rollback(self, table: str, version: int) -> int: ...
@@ -103,7 +104,7 @@ def carry_out(engine: Writer, request: dict[str, Any]) -> Outcome:
     try:
         if kind in ("run", "pull"):
             if kind == "pull":  # the named sources, and only the files they land
-                report = engine.run([], files=set(), sources=list(args["sources"]))
+                report = engine.run([], files=set(), sources=list(args["sources"]), full_pull=bool(args.get("full")))
             else:
                 report = engine.run(request["selectors"], full_refresh=bool(request["full_refresh"]))
             failures = {**report.failed, **{f"source {n}": e for n, e in report.sources_failed.items()}}

@@ -55,6 +55,7 @@ class SourceStatus:
     table: str
     every: str
     last_pull: PullRecord | None
+    cursor: str | int | float | None = None  # an incremental source: the value committed with bronze's rows
 
 
 @dataclass

@@ -221,11 +221,24 @@ def waiting_tables(ws: Workspace, state: State) -> dict[str, int]:
 
 def sources_status(ws: Workspace, state: State) -> list[SourceStatus]:
     """Each source of rat.toml with its last pull."""
+    from rat_tui.engine.sources.cursor import stored_state
+
     last = state.last_pulls()
-    return [
-        SourceStatus(name, source.type, source.display_url, source.table, source.every_text, last.get(name))
-        for name, source in ws.settings.sources.items()
-    ]
+    out = []
+    for name, source in ws.settings.sources.items():
+        committed = stored_state(ws.table_path(source.table)) if source.incremental else None
+        out.append(
+            SourceStatus(
+                name,
+                source.type,
+                source.display_url,
+                source.table,
+                source.every_text,
+                last.get(name),
+                committed.get("cursor") if committed else None,
+            )
+        )
+    return out
 
 
 def problems(status: WorkspaceStatus) -> list[str]:

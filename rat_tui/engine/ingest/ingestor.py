@@ -36,6 +36,7 @@ from rat_tui.engine.ingest.quarantine import quarantine
 from rat_tui.engine.ingest.schema import SchemaChange
 from rat_tui.engine.ingest.text import UnreadableFile
 from rat_tui.engine.landing_options import LandingOptions, options_for
+from rat_tui.engine.sources.cursor import STATE_KEY, committed_state
 
 if TYPE_CHECKING:
     from rat_tui.engine.state import State
@@ -50,6 +51,18 @@ class IngestResult:
     tables: dict[str, int] = field(default_factory=dict)  # table -> new version
     unreadable: list[tuple[LandingFile, str]] = field(default_factory=list)  # left in landing/, retried next run
     schema_changes: dict[str, list[SchemaChange]] = field(default_factory=dict)  # table -> changes
+
+    def merge(self, other: IngestResult | None) -> None:
+        """Another ingest of the same run (before a pull: sources/pulling.py), added to this one."""
+        if other is None:
+            return
+        self.ingested = other.ingested + self.ingested
+        self.quarantined = other.quarantined + self.quarantined
+        self.skipped = other.skipped + self.skipped
+        self.unreadable = other.unreadable + self.unreadable
+        self.tables = {**other.tables, **self.tables}
+        for table, changes in other.schema_changes.items():
+            self.schema_changes[table] = changes + self.schema_changes.get(table, [])
 
 
 def _state_error(exc: BaseException) -> bool:
@@ -282,6 +295,9 @@ class Ingestor:
             meta = {"rat.schema_changes": json.dumps([c.to_json() for c in batch.changes])} if batch.changes else {}
             if fmt is not None:
                 meta["rat.number_format"] = fmt.decimal
+            # An incremental pull's cursor, committed with its rows (sources/cursor.py).
+            if (pulled := committed_state([f.path for f in files])) is not None:
+                meta[STATE_KEY] = pulled
             version = lake.publish(path, [out], schema, mode, run_id, f"ingest {batch_id}", metadata=meta)
         except BaseException as exc:
             out.unlink(missing_ok=True)

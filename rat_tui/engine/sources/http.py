@@ -1,12 +1,16 @@
-"""The HTTP source: GET a REST API's JSON (page by page), write its records as one NDJSON file
-into `landing/<source>/`, where the normal ingest takes it into `bronze.<source>`.
+"""The HTTP and GraphQL sources: a REST API's JSON (page by page) or a GraphQL query's, written as
+one NDJSON file into `landing/<source>/`, where the normal ingest takes it into `bronze.<source>`.
 
-Secrets: the `${VAR}`s of the source's url, headers and params are resolved here, for the
-requests of one pull, and live only in this module's locals. Every text that leaves a pull (the
-error of a SourceError, the records written) goes through `Secrets.redact*`, and the messages are
-built from the source's configured URL (placeholders unresolved, query dropped), never from the
-URL httpx sent or from its exceptions' texts unredacted. Response bodies are never printed; an
-error names at most a short, redacted `message`/`error` field of a JSON error body.
+Incremental sources (`[sources.<name>.incremental]`, see `cursor`) ask for values `>=` the last
+one, hold back what is newer than the moment the pull started, drop what bronze already holds,
+and leave the new cursor beside the file for the ingest to commit with its rows.
+
+Secrets: the `${VAR}`s of the source's url, headers, params, variables and auth are resolved here,
+for the requests of one pull, and live only in this module's locals. Every text that leaves a
+pull (the error of a SourceError, the records written) goes through `Secrets.redact*`, and the
+messages are built from the source's configured URL (placeholders unresolved, query dropped),
+never from the URL httpx sent or from its exceptions' texts unredacted. Response bodies are never
+printed; an error names at most a short, redacted `message`/`error` field of a JSON error body.
 """
 
 from __future__ import annotations
@@ -16,36 +20,26 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
-
-from rat_tui._version import __version__
 from rat_tui.engine.errors import first_line
+from rat_tui.engine.sources import cursor
+from rat_tui.engine.sources.auth import Authenticator
+from rat_tui.engine.sources.pages import Pager
+from rat_tui.engine.sources.requester import Requester, SourceError
 from rat_tui.engine.sources.secrets import SENSITIVE_HEADER, MissingVariable, Secrets
 from rat_tui.engine.sources.spec import HttpSource
+
+__all__ = ["PullResult", "SourceError", "pull"]
 
 # httpx logs every request's full URL (query and all) at INFO: never let it reach a handler.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
-BACKOFF_SECONDS = 0.5  # before the first retry; doubled for each next one
-MAX_BACKOFF_SECONDS = 30.0  # a server's Retry-After is honoured up to this
-ERROR_FIELDS = ("error_description", "message", "error", "detail", "title")
-EXCERPT_CHARS = 200
-MAX_ERROR_BODY = 1 << 20  # a larger error body is not looked into at all
 TEMP_PREFIX = ".rat-pull-"  # a dotfile ending in .part: ingest and watch never take it
-
-
-class SourceError(Exception):
-    """A pull failed. The message is one line for a user to read, free of any secret value."""
-
-    def __init__(self, message: str, pages: int = 0) -> None:
-        super().__init__(message)
-        self.pages = pages
 
 
 @dataclass
@@ -53,6 +47,11 @@ class PullResult:
     records: int
     pages: int
     file: str | None  # the landing file written, relative to landing/ (None: no records, no file)
+    requests: int = 0
+    cursor: str | int | float | None = None  # incremental: the value the next pull starts from
+    dropped: int = 0  # incremental: records bronze already held (the boundary, the lookback)
+    held_back: int = 0  # incremental: records newer than the pull's start, left for the next pull
+    warnings: list[str] = field(default_factory=list)
 
 
 def pull(
@@ -60,15 +59,22 @@ def pull(
     landing: Path,
     env: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    bronze: Path | None = None,
+    full: bool = False,
 ) -> PullResult:
     """Pull every page of the source and land its records as `landing/<name>/<UTC time>.ndjson`
     (written under a temporary dotfile name, renamed in whole); nothing is written when the pull
-    finds no records or fails."""
+    finds no records or fails. `bronze`: the table's folder, where an incremental source's
+    cursor and landed records are (`full`: start from `initial` instead)."""
     secrets = Secrets(os.environ if env is None else env)
     try:
         url = secrets.resolve(source.url, "url")
         headers = {k: secrets.resolve(v, f"headers.{k}") for k, v in source.headers.items()}
         params = {k: secrets.resolve(v, f"params.{k}") for k, v in source.params.items()}
+        variables = {
+            k: secrets.resolve(v, f"variables.{k}") if isinstance(v, str) else v for k, v in source.variables.items()
+        }
+        auth = Authenticator(source.auth, secrets, f"sources.{source.name}.auth") if source.auth else None
     except MissingVariable as exc:
         raise SourceError(
             f"environment variable {exc.name} is not set (sources.{source.name}.{exc.where} uses it); "
@@ -78,33 +84,48 @@ def pull(
         if SENSITIVE_HEADER.search(name):
             secrets.add(value)  # the whole value, even written literally in rat.toml
 
+    window = _Window(source, None if full or bronze is None else cursor.stored_state(bronze), bronze, full)
+    window.ask(params, variables)
     folder = landing / source.name
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     tmp = folder / f"{TEMP_PREFIX}{stamp}.ndjson.part"
-    puller = _Puller(source, url, headers, params, secrets, sleep)
+    pager: Pager | None = None
+    requester = Requester(source, headers, secrets, sleep, auth, lambda: pager.where() if pager else source.display_url)
+    pager = Pager(source, url, params, variables, requester, secrets.redact)
     try:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            for stale in folder.glob(f"{TEMP_PREFIX}*.part"):  # a pull killed part-way (only a writer pulls)
-                stale.unlink(missing_ok=True)
+            for stale in [*folder.glob(f"{TEMP_PREFIX}*.part"), *folder.glob(f"{TEMP_PREFIX}*{cursor.SIDECAR_SUFFIX}")]:
+                stale.unlink(missing_ok=True)  # a pull killed part-way (only a writer pulls)
             with open(tmp, "w", encoding="utf-8") as out:
-                puller.run(out)
+                for page in pager:
+                    window.write(page, out, secrets, pager.where)
                 out.flush()
                 os.fsync(out.fileno())
+            records = window.settle(tmp)
         except SourceError as exc:
-            raise SourceError(secrets.redact(str(exc)), puller.pages) from None
+            raise SourceError(secrets.redact(str(exc)), pager.pages) from None
         except Exception as exc:  # a local problem (landing/ not writable) or an unforeseen one
-            text = f"pulling {puller.where()} failed: {type(exc).__name__} ({first_line(exc)})"
-            raise SourceError(secrets.redact(text), puller.pages) from None
-        if not puller.records:
-            return PullResult(0, puller.pages, None)
+            text = f"pulling {pager.where()} failed: {type(exc).__name__} ({first_line(exc)})"
+            raise SourceError(secrets.redact(text), pager.pages) from None
+        finally:
+            requester.close()
+        result = PullResult(records, pager.pages, None, requester.requests, window.next_value(), window.dropped)
+        result.held_back = window.held
+        result.warnings = [w for w in (pager.warning,) if w]
+        if not records:
+            return result
         final = folder / f"{stamp}.ndjson"
         n = 1
         while final.exists():
             final = folder / f"{stamp}-{n}.ndjson"
             n += 1
+        if source.incremental is not None:
+            # The state first: a file in landing/ always has its cursor beside it.
+            cursor.write_state(cursor.sidecar(final), window.state(records, pager.pages))
         os.replace(tmp, final)
-        return PullResult(puller.records, puller.pages, final.relative_to(landing).as_posix())
+        result.file = final.relative_to(landing).as_posix()
+        return result
     finally:
         try:
             tmp.unlink(missing_ok=True)
@@ -112,240 +133,103 @@ def pull(
             pass
 
 
-class _Puller:
-    """The requests of one pull: pagination, retries, records."""
+class _Window:
+    """An incremental pull's bounds: from the last value (less the lookback) to the moment the
+    pull started; which records it lands, and the value the next pull starts from."""
 
-    def __init__(
-        self,
-        source: HttpSource,
-        url: str,
-        headers: dict[str, str],
-        params: dict[str, str],
-        secrets: Secrets,
-        sleep: Callable[[float], None],
-    ) -> None:
+    def __init__(self, source: HttpSource, state: dict[str, Any] | None, bronze: Path | None, full: bool) -> None:
         self.source = source
-        self.url = url
-        self.headers = {"Accept": "application/json", "User-Agent": f"rat/{__version__}", **headers}
-        self.params = params
-        self.secrets = secrets
-        self.sleep = sleep
-        self.pages = 0  # pages pulled whole
-        self.records = 0
+        self.check_all = full  # --full: every record is looked up in bronze, which lands only what it lacks
+        self.inc = source.incremental
+        self.bronze = bronze
+        self.last = state.get("cursor") if state else (self.inc.initial if self.inc else None)
+        self.last_value = cursor.Value(self.last) if self.last is not None else None
+        self.upper = cursor.now_like(self.last) if self.inc else None
+        self.upper_value = cursor.Value(self.upper) if self.upper is not None else None
+        self.max: cursor.Value | None = None
+        self.candidates: set[str] = set()  # hashes of the records at or before the last value
+        self.dropped = 0
+        self.held = 0
 
-    def where(self) -> str:
-        page = f" (page {self.pages + 1})" if self.pages or self.source.pagination else ""
-        return f"{self.source.display_url}{page}"
+    def ask(self, params: dict[str, str], variables: dict[str, Any]) -> None:
+        if self.inc is None:
+            return
+        target: dict[str, Any] = variables if self.source.type == "graphql" else params
+        if self.last_value is not None:
+            since = self.last_value.minus(self.inc.lookback)
+            target[self.inc.param] = since if self.source.type == "graphql" else str(since)
+        if self.inc.end_param and self.upper is not None:
+            target[self.inc.end_param] = self.upper
 
-    def run(self, out: IO[str]) -> None:
-        p = self.source.pagination
-        max_pages = p.max_pages if p is not None else 1
-        url: str | httpx.URL = self.url
-        params = dict(self.params)
-        number = p.start if p is not None else 0
-        if p is not None and p.type == "page":
-            params[p.param] = str(number)
-        seen: set[str] = set()
-        with httpx.Client(timeout=httpx.Timeout(self.source.timeout), follow_redirects=True) as client:
-            while True:
-                if self.pages >= max_pages:
+    def write(self, records: list[dict[str, Any]], out: IO[str], secrets: Secrets, where: Callable[[], str]) -> None:
+        for record in records:
+            for key in self.source.primary_key:
+                if cursor.dig(record, key) is None:
                     raise SourceError(
-                        f"GET {self.where()} not done: stopped after {max_pages} pages "
-                        f"(sources.{self.source.name}.pagination.max_pages); raise it if the API has more pages, "
-                        "or check the pagination settings"
+                        f"{where()}: a record has no `{key}` (sources.{self.source.name}.primary_key); "
+                        "check the setting or the records path"
                     )
-                response = self._get(client, url, params)
-                body = self._json(response)
-                records = self._records(body)
-                for record in records:
-                    line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-                    out.write(self.secrets.redact_data(line) + "\n")
-                self.records += len(records)
-                self.pages += 1
-                if p is None:
-                    return
-                if p.type == "page":
-                    if not records:
-                        return
-                    number += 1
-                    params[p.param] = str(number)
-                    continue
-                nxt = _dig(body, p.path) if p.path else response.links.get("next", {}).get("url")
-                if nxt is None or nxt == "" or nxt is False:
-                    return
-                if not isinstance(nxt, (str, int)) or isinstance(nxt, bool):
-                    raise SourceError(
-                        f"GET {self.where()}: pagination.path `{p.path}` holds a {_json_type(nxt)}, "
-                        "not a cursor or a URL"
-                    )
-                if p.type == "cursor":
-                    token = str(nxt)
-                    if token in seen:
-                        raise SourceError(f"GET {self.where()}: the API sent a cursor again; check pagination.path")
-                    seen.add(token)
-                    params[p.param] = token
-                    continue
-                next_url = response.url.join(str(nxt))
-                here = response.url
-                if (next_url.scheme, next_url.host, next_url.port) != (here.scheme, here.host, here.port):
-                    raise SourceError(
-                        f"GET {self.where()}: the next page's URL is on another host ({next_url.host}); "
-                        "rat sends a source's headers only to the host of its url"
-                    )
-                if str(next_url) in seen:
-                    raise SourceError(f"GET {self.where()}: the API sent a next URL again; check pagination")
-                seen.add(str(next_url))
-                url, params = next_url, dict(self.params)  # the configured params go with every page
+            if self.inc is not None and not self._keep(record, where):
+                continue
+            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+            out.write(secrets.redact_data(line) + "\n")
 
-    def _get(self, client: httpx.Client, url: str | httpx.URL, params: dict[str, str]) -> httpx.Response:
-        """One page, retried on connection errors, timeouts, 429 and 5xx (with backoff)."""
-        attempts = self.source.retries + 1
-        problem = ""
-        for attempt in range(attempts):
-            retry_after: float | None = None
-            try:
-                # Merged by hand: httpx's params= would replace a query the URL already has (the
-                # configured url's own, or a next link's).
-                response = client.get(httpx.URL(url).copy_merge_params(params), headers=self.headers)
-            except httpx.TransportError as exc:
-                problem = self._transport_problem(exc)
-            else:
-                code = response.status_code
-                if code < 400:
-                    return response
-                problem = f"HTTP {code} {response.reason_phrase}{self._excerpt(response)}"
-                if code != 429 and code < 500:
-                    raise SourceError(f"GET {self.where()} failed: {problem}{self._hint(code)}")
-                retry_after = _retry_after(response)
-            if attempt + 1 < attempts:
-                delay = retry_after if retry_after is not None else BACKOFF_SECONDS * 2**attempt
-                self.sleep(min(delay, MAX_BACKOFF_SECONDS))
-        tries = f" (after {attempts} attempts)" if attempts > 1 else ""
-        raise SourceError(f"GET {self.where()} failed: {problem}{tries}")
-
-    def _transport_problem(self, exc: httpx.TransportError) -> str:
-        timeout = f"{self.source.timeout:g}s"
-        if isinstance(exc, httpx.ConnectTimeout):
-            return f"no connection within {timeout} (sources.{self.source.name}.timeout)"
-        if isinstance(exc, httpx.TimeoutException):
-            return f"no response within {timeout} (sources.{self.source.name}.timeout)"
-        if isinstance(exc, httpx.ConnectError):
-            return f"cannot connect ({first_line(exc)})"
-        return f"{type(exc).__name__} ({first_line(exc)})"
-
-    def _hint(self, code: int) -> str:
-        name = self.source.name
-        if code in (401, 403):
-            return f"; check the credentials in sources.{name}.headers and .params (and their ${{VAR}}s)"
-        if code in (404, 405, 410):
-            return f"; check sources.{name}.url"
-        return ""
-
-    def _excerpt(self, response: httpx.Response) -> str:
-        """`: <the server's message>` from a JSON error body's message/error field, redacted and
-        short; "" for any other body (it is never printed)."""
-        try:
-            if len(response.content) > MAX_ERROR_BODY:
-                return ""
-            body = response.json()
-        except Exception:
-            return ""
-        if not isinstance(body, dict):
-            return ""
-        for key in ERROR_FIELDS:
-            value = body.get(key)
-            if isinstance(value, dict):
-                value = value.get("message")
-            if isinstance(value, str) and value.strip():
-                # Redacted before it is cut, so no part of a secret survives the cut.
-                text = self.secrets.redact(" ".join(value.split()))
-                cut = text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
-                return f" (server: {cut})"
-        return ""
-
-    def _json(self, response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except (ValueError, UnicodeDecodeError):
-            kind = response.headers.get("content-type", "no content type").split(";", 1)[0].strip()
+    def _keep(self, record: dict[str, Any], where: Callable[[], str]) -> bool:
+        assert self.inc is not None
+        raw = cursor.dig(record, self.inc.cursor_field)
+        if raw is None or isinstance(raw, (bool, dict, list)):
             raise SourceError(
-                f"GET {self.where()}: the response is not JSON ({kind}, {len(response.content):,} bytes); "
-                f"check sources.{self.source.name}.url"
-            ) from None
-
-    def _records(self, body: Any) -> list[dict[str, Any]]:
-        path = self.source.records
-        node = body
-        walked: list[str] = []
-        for part in path.split(".") if path else []:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                missing = ".".join([*walked, part])
-                raise SourceError(
-                    f"GET {self.where()}: the response has no `{missing}` ({_shape(node, walked, self.secrets.redact)}); "
-                    f'set sources.{self.source.name}.records to the path of the list of records ("" = the whole body)'
-                )
-            walked.append(part)
-        if node is None:
-            return []  # `"data": null` on a last page
-        if not isinstance(node, list):
-            raise SourceError(
-                f"GET {self.where()}: {_shape(node, walked, self.secrets.redact)}, not a list of records; "
-                f"set sources.{self.source.name}.records to the path of the list"
+                f"{where()}: a record has no value at `{self.inc.cursor_field}` "
+                f"(sources.{self.source.name}.incremental.cursor_field); check the setting"
             )
-        odd = next((r for r in node if not isinstance(r, dict)), None)
-        if odd is not None:
-            raise SourceError(
-                f"GET {self.where()}: the records must be JSON objects, but one is a {_json_type(odd)}; "
-                f"check sources.{self.source.name}.records"
-            )
-        return node
+        value = cursor.Value(raw)
+        if self.upper_value is not None and value.time is not None and self.upper_value < value:
+            self.held += 1  # newer than the pull's start: the next pull takes it whole
+            return False
+        record.pop(cursor.HASH_FIELD, None)
+        digest = cursor.record_hash(record)
+        if self.check_all or (self.last_value is not None and value <= self.last_value):
+            if digest in self.candidates:
+                self.dropped += 1
+                return False
+            self.candidates.add(digest)
+        record[cursor.HASH_FIELD] = digest
+        if self.max is None or self.max < value:
+            self.max = value
+        return True
 
+    def settle(self, tmp: Path) -> int:
+        """Drop the records bronze already holds (rewriting the file when there are any); the
+        number of records the file keeps."""
+        landed = cursor.landed_hashes(self.bronze, self.candidates) if self.bronze is not None else set()
+        kept = 0
+        if landed:
+            keep = tmp.with_name(tmp.name + ".keep.part")
+            with open(tmp, encoding="utf-8") as src, open(keep, "w", encoding="utf-8") as dst:
+                for line in src:
+                    if json.loads(line).get(cursor.HASH_FIELD) in landed:
+                        self.dropped += 1
+                        continue
+                    dst.write(line)
+                    kept += 1
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(keep, tmp)
+            return kept
+        with open(tmp, encoding="utf-8") as src:
+            return sum(1 for _ in src)
 
-def _dig(body: Any, path: str) -> Any:
-    node = body
-    for part in path.split("."):
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
+    def next_value(self) -> str | int | float | None:
+        if self.inc is None:
             return None
-    return node
+        return self.max.raw if self.max is not None else self.last
 
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return "null" if value is None else type(value).__name__
-
-
-def _shape(node: Any, walked: list[str], redact: Callable[[str], str]) -> str:
-    what = f"`{'.'.join(walked)}`" if walked else "the body"
-    if isinstance(node, dict):
-        # Each key redacted before it is cut: a cut secret would no longer be found whole.
-        keys = [k if len(k) <= 40 else k[:39] + "…" for k in map(redact, list(node)[:10])]
-        more = ", …" if len(node) > 10 else ""
-        return f"{what} is an object with keys: {', '.join(keys) or '(none)'}{more}"
-    if isinstance(node, list):
-        return f"{what} is a list of {len(node)}"
-    return f"{what} is a {_json_type(node)}"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None  # an HTTP date: the usual backoff will do
+    def state(self, records: int, pages: int) -> dict[str, Any]:
+        return {
+            "cursor": self.next_value(),
+            "pulled_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "records": records,
+            "pages": pages,
+            "dropped": self.dropped,
+            "held_back": self.held,
+        }

@@ -17,32 +17,61 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from rat_tui.engine.events import SourceFailed, SourcePulled
+from rat_tui.engine.errors import StorageError
+from rat_tui.engine.events import SourceFailed, SourcePulled, SourceWarning
 
 if TYPE_CHECKING:
     from rat_tui.engine.events import EventBus
+    from rat_tui.engine.ingest.ingestor import IngestResult
     from rat_tui.engine.state import State
     from rat_tui.engine.workspace import Workspace
 
 # A source whose last pull failed is tried again after this long at most (or its `every`).
 RETRY_FAILED_SECONDS = 300.0
 # The module that pulls each kind of source, imported when a source of that kind is pulled.
-PULLERS = {"http": "rat_tui.engine.sources.http"}
+PULLERS = {"http": "rat_tui.engine.sources.http", "graphql": "rat_tui.engine.sources.http"}
 
 
 @dataclass
 class PullReport:
-    """What a run's pulls did: records per pulled source, the landing files written, failures."""
+    """What a run's pulls did: records per pulled source, the landing files written, failures,
+    and what was ingested before a pull (an earlier pull's file, left in landing/)."""
 
     pulled: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)  # relative to landing/
     failed: dict[str, str] = field(default_factory=dict)  # source -> error (redacted)
+    settled: IngestResult | None = None
+
+
+def _settle(ws: Workspace, state: State, bus: EventBus, run_id: str, name: str, report: PullReport) -> None:
+    """Ingest the files an earlier pull of `name` landed and no run has ingested yet (a crash
+    between the pull and its ingest): their cursor is committed with them, then the pull goes on
+    from it, and nothing is pulled twice."""
+    from rat_tui.engine.ingest import Ingestor
+    from rat_tui.engine.ingest.landing import scan_landing
+
+    waiting = {f.rel for f in scan_landing(ws) if f.rel.startswith(f"{name}/")}
+    if not waiting:
+        return
+    done = Ingestor(ws, state, bus).run(run_id, only=waiting)
+    if report.settled is None:
+        report.settled = done
+    else:
+        report.settled.merge(done)
 
 
 def pull_sources(
-    ws: Workspace, state: State, bus: EventBus, run_id: str, names: Iterable[str] | None = None
+    ws: Workspace,
+    state: State,
+    bus: EventBus,
+    run_id: str,
+    names: Iterable[str] | None = None,
+    full: bool = False,
 ) -> PullReport:
-    """Pull the named sources (all when None), each on its own: one failing stops no other."""
+    """Pull the named sources (all when None), each on its own: one failing stops no other.
+    `full`: incremental sources start from their `initial` value. What an earlier pull of an
+    incremental source left in landing/ is ingested first, so that its cursor is committed
+    before the next pull reads it."""
     from rat_tui.engine.clock import now_iso
 
     sources = ws.settings.sources
@@ -52,9 +81,13 @@ def pull_sources(
         puller = importlib.import_module(PULLERS[source.type])
         started_at, started = now_iso(), time.perf_counter()
         try:
-            result = puller.pull(source, ws.landing)
+            if source.incremental is not None:
+                _settle(ws, state, bus, run_id, name, report)
+            result = puller.pull(source, ws.landing, bronze=ws.table_path(source.table), full=full)
         except puller.SourceError as exc:
             error, pages = str(exc), exc.pages
+        except StorageError:
+            raise  # the disk: the run stops, as an ingest's would
         except Exception as exc:  # a bug: its message may hold what the pull resolved, so only its kind
             error, pages = f"internal error ({type(exc).__name__}) while pulling; please report it", 0
         else:
@@ -65,7 +98,14 @@ def pull_sources(
             report.pulled[name] = result.records
             if result.file:
                 report.files.append(result.file)
-            bus.emit(SourcePulled(name, source.table, result.records, result.pages, result.file, seconds))
+            for warning in result.warnings:
+                bus.emit(SourceWarning(name, warning))
+            cursor = None if result.cursor is None else str(result.cursor)
+            bus.emit(
+                SourcePulled(
+                    name, source.table, result.records, result.pages, result.file, seconds, cursor, result.dropped
+                )
+            )
             continue
         state.record_pull(name, run_id, started_at, "failed", 0, pages, None, error)
         report.failed[name] = error

@@ -1,7 +1,8 @@
 """What a source is: `[sources.<name>]` of rat.toml parsed and validated into a specification.
 
 The workspace reads only this module; pulling lives in `pulling` and in one module per kind of
-source. A new kind adds its parser to PARSERS here and its module to `pulling.PULLERS`.
+source. A new kind adds its parser to PARSERS here and its module to `pulling.PULLERS`. The
+parsers of a source's sub-tables (pagination, incremental, auth) are in `spec_parts`.
 """
 
 from __future__ import annotations
@@ -11,25 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rat_tui.engine.sources import spec_parts as parts
 from rat_tui.engine.sources.secrets import check_template
+from rat_tui.engine.sources.spec_parts import Auth, Bad, Incremental, Pagination, parse_every
+
+__all__ = ["Auth", "HttpSource", "Incremental", "Pagination", "parse_every", "parse_sources"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-EVERY_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
-PAGINATION_TYPES = ("page", "cursor", "link")
-
-
-@dataclass(frozen=True)
-class Pagination:
-    type: str  # page | cursor | link
-    param: str = ""  # page: the page number's query parameter; cursor: the parameter the cursor goes in
-    path: str = ""  # cursor: dotted path to the next cursor; link: dotted path to the next URL ("" = Link header)
-    start: int = 1  # page: the first page's number
-    max_pages: int = 1000
 
 
 @dataclass(frozen=True)
 class HttpSource:
-    """One `[sources.<name>]` of type http, as written (placeholders unresolved)."""
+    """One `[sources.<name>]` of type http or graphql, as written (placeholders unresolved)."""
 
     name: str
     url: str
@@ -41,7 +35,13 @@ class HttpSource:
     timeout: float = 30.0
     retries: int = 3
     pagination: Pagination | None = None
-    type: str = "http"
+    type: str = "http"  # http | graphql
+    primary_key: tuple[str, ...] = ()  # dotted paths; every record must have them
+    incremental: Incremental | None = None
+    auth: Auth | None = None
+    rate_limit: float = 0.0  # requests per second at most (0: no limit)
+    query: str = ""  # graphql: the query document
+    variables: dict[str, Any] = field(default_factory=dict)  # graphql: its variables (strings may hold ${VAR})
 
     @property
     def table(self) -> str:
@@ -53,24 +53,24 @@ class HttpSource:
         return self.url.split("?", 1)[0].split("#", 1)[0]
 
 
-def parse_every(text: str) -> float | None:
-    """Seconds in a duration like "30s", "15m", "1h", "1d" or "1h30m"; None if it is not one."""
-    match = EVERY_RE.match(text)
-    if not match or not any(match.groups()):
-        return None
-    d, h, m, s = (int(g or 0) for g in match.groups())
-    return float(((d * 24 + h) * 60 + m) * 60 + s)
+_COMMON_KEYS = (
+    "type",
+    "url",
+    "headers",
+    "records",
+    "every",
+    "timeout",
+    "retries",
+    "pagination",
+    "primary_key",
+    "incremental",
+    "auth",
+    "rate_limit",
+)
+_SOURCE_KEYS = {"http": (*_COMMON_KEYS, "params"), "graphql": (*_COMMON_KEYS, "query", "variables")}
 
 
-_SOURCE_KEYS = ("type", "url", "headers", "params", "records", "every", "timeout", "retries", "pagination")
-_PAGINATION_KEYS = {
-    "page": ("type", "param", "start", "max_pages"),
-    "cursor": ("type", "param", "path", "max_pages"),
-    "link": ("type", "path", "max_pages"),
-}
-
-
-def parse_sources(raw: Any, bad: Callable[[str, str], Exception]) -> dict[str, HttpSource]:
+def parse_sources(raw: Any, bad: Bad) -> dict[str, HttpSource]:
     """The `[sources]` table of rat.toml, validated; `bad(key, why)` makes the one-line error.
     Placeholders are only checked here, never resolved: a value from the environment is read
     at pull time and kept nowhere."""
@@ -87,20 +87,22 @@ def parse_sources(raw: Any, bad: Callable[[str, str], Exception]) -> dict[str, H
             )
         if not isinstance(spec, dict):
             raise bad(key, f'must be a table: [sources.{name}] with type = "http" and a url')
-        unknown = [k for k in spec if k not in _SOURCE_KEYS]
-        if unknown:
-            raise bad(f"{key}.{unknown[0]}", f"is not a source setting (expected one of: {', '.join(_SOURCE_KEYS)})")
         kind = spec.get("type")
         parser = PARSERS.get(kind) if isinstance(kind, str) else None
-        if parser is None:
+        if parser is None or not isinstance(kind, str):
             kinds = " or ".join(f'"{k}"' for k in PARSERS)
-            so_far = "the only kind of source so far" if len(PARSERS) == 1 else "the kinds of source so far"
-            raise bad(f"{key}.type", f"must be {kinds} ({so_far}), not {kind!r}")
+            raise bad(f"{key}.type", f"must be {kinds} (the kinds of source so far), not {kind!r}")
+        allowed = _SOURCE_KEYS[kind]
+        unknown = [k for k in spec if k not in allowed]
+        if unknown:
+            raise bad(
+                f"{key}.{unknown[0]}", f"is not a source setting of type {kind} (expected one of: {', '.join(allowed)})"
+            )
         out[name] = parser(name, spec, key, bad)
     return out
 
 
-def _parse_http(name: str, spec: dict[str, Any], key: str, bad: Callable[[str, str], Exception]) -> HttpSource:
+def _parse_http(name: str, spec: dict[str, Any], key: str, bad: Bad) -> HttpSource:
     url = spec.get("url")
     if not isinstance(url, str) or not url.strip():
         raise bad(f"{key}.url", 'must be the URL to pull, like "https://api.example.com/orders"')
@@ -108,10 +110,10 @@ def _parse_http(name: str, spec: dict[str, Any], key: str, bad: Callable[[str, s
         raise bad(f"{key}.url", "must start with http:// or https:// and a host")
     if (why := check_template(url)) is not None:
         raise bad(f"{key}.url", why)
-    headers = _string_table(spec.get("headers", {}), f"{key}.headers", bad, numbers=False)
-    params = _string_table(spec.get("params", {}), f"{key}.params", bad, numbers=True)
+    headers = parts.string_table(spec.get("headers", {}), f"{key}.headers", bad, numbers=False)
+    params = parts.string_table(spec.get("params", {}), f"{key}.params", bad, numbers=True)
     records = spec.get("records", "")
-    if not isinstance(records, str) or records.strip() != records or ".." in records or records.startswith("."):
+    if not isinstance(records, str) or not parts.is_path(records, empty=True):
         raise bad(
             f"{key}.records",
             f'must be a dotted path like "data" or "result.items" ("" = the body is the list), not {records!r}',
@@ -126,7 +128,13 @@ def _parse_http(name: str, spec: dict[str, Any], key: str, bad: Callable[[str, s
     retries = spec.get("retries", 3)
     if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10:
         raise bad(f"{key}.retries", f"must be a whole number from 0 to 10, not {retries!r}")
-    pagination = _pagination(spec.get("pagination"), f"{key}.pagination", bad)
+    rate = spec.get("rate_limit", 0)
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 10_000:
+        raise bad(f"{key}.rate_limit", f"must be requests per second (a number, 0 = no limit), not {rate!r}")
+    kind = spec["type"]
+    query, variables = "", dict[str, Any]()
+    if kind == "graphql":
+        query, variables = parts.graphql(spec, key, bad)
     return HttpSource(
         name=name,
         url=url,
@@ -137,62 +145,19 @@ def _parse_http(name: str, spec: dict[str, Any], key: str, bad: Callable[[str, s
         every_text=every_text,
         timeout=float(timeout),
         retries=retries,
-        pagination=pagination,
+        pagination=parts.pagination(spec.get("pagination"), f"{key}.pagination", bad, kind, records),
+        type=kind,
+        primary_key=parts.primary_key(spec.get("primary_key"), f"{key}.primary_key", bad),
+        incremental=parts.incremental(spec.get("incremental"), f"{key}.incremental", bad),
+        auth=parts.auth(spec.get("auth"), f"{key}.auth", bad),
+        rate_limit=float(rate),
+        query=query,
+        variables=variables,
     )
 
 
-def _string_table(raw: Any, key: str, bad: Callable[[str, str], Exception], numbers: bool) -> dict[str, str]:
-    if not isinstance(raw, dict):
-        raise bad(key, 'must be a table like { Name = "value" }')
-    out: dict[str, str] = {}
-    for name, value in raw.items():
-        if isinstance(value, bool) and numbers:
-            value = "true" if value else "false"
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and numbers:
-            value = str(value)
-        if not isinstance(value, str):
-            kinds = "a string or a number" if numbers else "a string"
-            raise bad(f"{key}.{name}", f"must be {kinds} (${{VAR}} reads the environment), not {type(value).__name__}")
-        if (why := check_template(value)) is not None:
-            raise bad(f"{key}.{name}", why)
-        out[str(name)] = value
-    return out
-
-
-def _pagination(raw: Any, key: str, bad: Callable[[str, str], Exception]) -> Pagination | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise bad(key, 'must be a table with type = "page", "cursor" or "link"')
-    kind = raw.get("type")
-    if kind not in PAGINATION_TYPES:
-        raise bad(f"{key}.type", f'must be "page", "cursor" or "link", not {kind!r}')
-    allowed = _PAGINATION_KEYS[kind]
-    unknown = [k for k in raw if k not in allowed]
-    if unknown:
-        raise bad(
-            f"{key}.{unknown[0]}", f"is not a setting of {kind} pagination (expected one of: {', '.join(allowed)})"
-        )
-    max_pages = raw.get("max_pages", 1000)
-    if not isinstance(max_pages, int) or isinstance(max_pages, bool) or not 1 <= max_pages <= 1_000_000:
-        raise bad(f"{key}.max_pages", f"must be a whole number from 1 to 1,000,000, not {max_pages!r}")
-    param = raw.get("param", "page" if kind == "page" else "cursor")
-    if not isinstance(param, str) or not param:
-        raise bad(f"{key}.param", f"must be the name of a query parameter, not {param!r}")
-    path = raw.get("path", "")
-    if not isinstance(path, str) or (kind == "cursor" and not path):
-        what = "the next cursor" if kind == "cursor" else "the next page's URL"
-        raise bad(f"{key}.path", f'must be the dotted path to {what} in the response, like "meta.next"')
-    start = raw.get("start", 1)
-    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-        raise bad(f"{key}.start", f"must be the first page's number (0 or more), not {start!r}")
-    return Pagination(kind, param=param, path=path, start=start, max_pages=max_pages)
-
-
-# Pulling.
-
-
 # The parser of each kind of source (`type = "..."`): (name, its table, its key, bad) -> a spec.
-PARSERS: dict[str, Callable[[str, dict[str, Any], str, Callable[[str, str], Exception]], HttpSource]] = {
+PARSERS: dict[str, Callable[[str, dict[str, Any], str, Bad], HttpSource]] = {
     "http": _parse_http,
+    "graphql": _parse_http,
 }
