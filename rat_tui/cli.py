@@ -143,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise usage(f"{what} in {engine.ws.root / 'rat.toml'} (its sources: {listed})")
     try:
         if pulling:
-            names = list(args.sources) or list(engine.ws.settings.sources)
+            names = list(dict.fromkeys(args.sources)) or list(engine.ws.settings.sources)
             report = engine.run([], files=set(), sources=names, full_pull=args.full)
         else:
             report = engine.run(args.selectors, full_refresh=args.full_refresh)

@@ -367,3 +367,28 @@ def test_new_source_settings_are_validated_naming_the_key(tmp_path: Path, body: 
     with pytest.raises(RatError) as caught:
         load_settings(tmp_path)
     assert f"sources.items.{key}" in str(caught.value) and says in str(caught.value), str(caught.value)
+
+
+def test_a_lookback_never_reaches_before_initial_and_a_duration_needs_a_time_cursor(ws: Path, api: Api) -> None:
+    """Found by a review: a duration lookback on a numeric cursor went to `since=-7195`."""
+    numeric = REST.format(base=api.base, lookback="5").replace('"5"', "5").replace('"updated_at"', '"id"')
+    configure(ws, numeric + "initial = 2\n")
+    for rid in range(10):
+        api.put(rid, rid)
+    pull(ws)
+    assert api.requests[0][1]["since"] == "2"  # initial: no lookback before the first value
+    pull(ws)
+    assert api.requests[-1][1]["since"] == "4"  # 9 less 5
+    text = (ws / "rat.toml").read_text().replace("lookback = 5", 'lookback = "2h"')
+    (ws / "rat.toml").write_text(text)
+    failed = pull(ws)["failed"]
+    assert "is a duration, but the cursor 9 is a number" in str(failed["items"])  # type: ignore[index]
+
+
+def test_records_dated_after_the_pull_began_are_left_with_a_warning(ws: Path, api: Api) -> None:
+    configure(ws, REST.format(base=api.base, lookback="0s"))
+    api.put(1, 1)
+    api.records[2] = {"id": 2, "updated_at": "2099-01-01T00:00:00Z", "value": "future"}
+    done = run_rat("pull", "-w", str(ws))
+    assert done.returncode == 0
+    assert "1 record with updated_at after this pull began" in done.stderr and "2099-01-01T00:00:00Z" in done.stderr

@@ -112,7 +112,7 @@ def pull(
             requester.close()
         result = PullResult(records, pager.pages, None, requester.requests, window.next_value(), window.dropped)
         result.held_back = window.held
-        result.warnings = [w for w in (pager.warning,) if w]
+        result.warnings = [w for w in (pager.warning, window.held_warning()) if w]
         if not records:
             return result
         final = folder / f"{stamp}.ndjson"
@@ -150,13 +150,22 @@ class _Window:
         self.candidates: set[str] = set()  # hashes of the records at or before the last value
         self.dropped = 0
         self.held = 0
+        self.first_held = ""
 
     def ask(self, params: dict[str, str], variables: dict[str, Any]) -> None:
         if self.inc is None:
             return
         target: dict[str, Any] = variables if self.source.type == "graphql" else params
         if self.last_value is not None:
+            numeric = self.last_value.key[0] == 0
+            if numeric and self.inc.lookback and self.inc.lookback_is_duration:
+                raise SourceError(
+                    f"sources.{self.source.name}.incremental.lookback = {self.inc.lookback_text!r} is a duration, but "
+                    f"the cursor {self.last!r} is a number; give the lookback as a number of cursor units"
+                )
             since = self.last_value.minus(self.inc.lookback)
+            if self.inc.initial is not None and cursor.Value(since) < cursor.Value(self.inc.initial):
+                since = self.inc.initial  # the lookback never reaches before the first pull's value
             target[self.inc.param] = since if self.source.type == "graphql" else str(since)
         if self.inc.end_param and self.upper is not None:
             target[self.inc.end_param] = self.upper
@@ -185,6 +194,7 @@ class _Window:
         value = cursor.Value(raw)
         if self.upper_value is not None and value.time is not None and self.upper_value < value:
             self.held += 1  # newer than the pull's start: the next pull takes it whole
+            self.first_held = self.first_held or str(raw)
             return False
         record.pop(cursor.HASH_FIELD, None)
         digest = cursor.record_hash(record)
@@ -218,6 +228,15 @@ class _Window:
             return kept
         with open(tmp, encoding="utf-8") as src:
             return sum(1 for _ in src)
+
+    def held_warning(self) -> str:
+        if not self.held:
+            return ""
+        return (
+            f"sources.{self.source.name}: {self.held:,} record{'s' if self.held != 1 else ''} with "
+            f"{self.inc.cursor_field if self.inc else 'a cursor'} after this pull began ({self.upper}), "
+            f"e.g. {self.first_held}, left for the next pull; if it is in the future, the API's clock or data is off"
+        )
 
     def next_value(self) -> str | int | float | None:
         if self.inc is None:

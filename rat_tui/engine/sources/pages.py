@@ -56,8 +56,7 @@ class Pager:
                 message = first.get("message") if isinstance(first, dict) else str(first)
                 more = f" (and {len(errors) - 1} more)" if isinstance(errors, list) and len(errors) > 1 else ""
                 raise SourceError(
-                    f"POST {self.where()}: the GraphQL answer has errors{more}: {self.requester.cut(str(message))}; "
-                    "nothing of this pull was landed"
+                    f"POST {self.where()}: the GraphQL answer has errors{more}: {self.requester.cut(str(message))}"
                 )
         return data, response
 

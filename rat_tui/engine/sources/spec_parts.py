@@ -39,6 +39,7 @@ class Incremental:
     lookback: float = 0.0  # re-read this much before the last value (seconds, or units of a numeric cursor)
     lookback_text: str = ""
     end_param: str = ""  # optional: a parameter sent the upper bound fixed when the pull starts
+    lookback_is_duration: bool = False  # written as "2h" (for a time cursor), not as a number
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def incremental(raw: Any, key: str, bad: Bad) -> Incremental | None:
         lookback, text = float(look), str(look)
     else:
         raise bad(f"{key}.lookback", f'must be a duration like "2h" or a number 0 or more, not {look!r}')
-    return Incremental(field, param, initial, lookback, text if lookback else "", end_param)
+    return Incremental(field, param, initial, lookback, text if lookback else "", end_param, isinstance(look, str))
 
 
 def primary_key(raw: Any, key: str, bad: Bad) -> tuple[str, ...]:
