@@ -136,11 +136,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if pulling:
         known = engine.ws.settings.sources
         unknown = [n for n in args.sources if n not in known]
-        if unknown or not known:
+        if unknown:
             engine.close()
             listed = ", ".join(known) or "none: add a [sources.<name>] to rat.toml"
-            what = f"no source {unknown[0]}" if unknown else "no sources"
-            raise usage(f"{what} in {engine.ws.root / 'rat.toml'} (its sources: {listed})")
+            raise usage(f"no source {unknown[0]} in {engine.ws.root / 'rat.toml'} (its sources: {listed})")
+        if not known:
+            engine.close()
+            err(f"nothing to pull: {engine.ws.root / 'rat.toml'} has no [sources.<name>]")
+            return EXIT_OK
     try:
         if pulling:
             names = list(dict.fromkeys(args.sources)) or list(engine.ws.settings.sources)

@@ -392,3 +392,8 @@ def test_records_dated_after_the_pull_began_are_left_with_a_warning(ws: Path, ap
     done = run_rat("pull", "-w", str(ws))
     assert done.returncode == 0
     assert "1 record with updated_at after this pull began" in done.stderr and "2099-01-01T00:00:00Z" in done.stderr
+
+
+def test_rat_pull_without_sources_has_nothing_to_do(ws: Path) -> None:
+    done = run_rat("pull", "-w", str(ws))
+    assert done.returncode == 0 and "nothing to pull" in done.stderr and "Traceback" not in done.stderr
