@@ -267,6 +267,7 @@ def test_a_closed_port_fails_with_a_connection_error(ws: Path, engine: Callable[
     add_source(ws, "closed", f"http://127.0.0.1:{port}/x", retries=0)
     report = engine().run()
     assert report.sources_failed["closed"].startswith(f"GET http://127.0.0.1:{port}/x failed: cannot connect (")
+    assert report.sources_failed["closed"].endswith("; check that the API is up and sources.closed.url")
 
 
 def test_an_empty_pull_writes_nothing(ws: Path, api: FakeApi, engine: Callable[[], Engine]) -> None:

@@ -105,7 +105,8 @@ class Requester:
                 delay = retry_after if retry_after is not None else BACKOFF_SECONDS * 2 ** (attempt - 1)
                 self.sleep(min(delay, MAX_BACKOFF_SECONDS))
         tries = f" (after {attempts} attempts)" if attempts > 1 else ""
-        raise SourceError(f"{method} {self.where()} failed: {problem}{tries}")
+        hint = f"; check that the API is up and sources.{self.source.name}.url" if problem.startswith("cannot") else ""
+        raise SourceError(f"{method} {self.where()} failed: {problem}{tries}{hint}")
 
     def json(self, response: httpx.Response) -> Any:
         try:
