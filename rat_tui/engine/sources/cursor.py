@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -118,8 +119,27 @@ def stored_state(table_path: Path) -> dict[str, Any] | None:
     dt = lake.open_table(table_path)
     if dt is None:
         return None
+    for entry in _with_restores(_newest_first(dt)):
+        raw = entry.get(STATE_KEY)
+        if raw:
+            state = json.loads(raw)
+            return state if isinstance(state, dict) else None
+    return None
+
+
+def _newest_first(dt: Any, first: int = 20) -> Iterator[dict[str, Any]]:
+    """The table's commits, newest first. The state is nearly always in the newest: the whole log
+    is read only when the first few do not have it."""
+    recent = dt.history(first)
+    yield from recent
+    if len(recent) == first:
+        yield from dt.history()[first:]
+
+
+def _with_restores(history: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The commits, newest first, skipping those a rollback (RESTORE) undid."""
     below: int | None = None
-    for entry in dt.history():
+    for entry in history:
         version = entry.get("version")
         if below is not None and isinstance(version, int) and version > below:
             continue
@@ -128,11 +148,7 @@ def stored_state(table_path: Path) -> dict[str, Any] | None:
             if target is not None:
                 below = int(target)
             continue
-        raw = entry.get(STATE_KEY)
-        if raw:
-            state = json.loads(raw)
-            return state if isinstance(state, dict) else None
-    return None
+        yield entry
 
 
 def committed_state(files: list[Path]) -> str | None:

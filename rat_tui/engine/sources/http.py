@@ -151,6 +151,7 @@ class _Window:
         self.dropped = 0
         self.held = 0
         self.first_held = ""
+        self.written = 0  # records written to the pull's file
 
     def ask(self, params: dict[str, str], variables: dict[str, Any]) -> None:
         if self.inc is None:
@@ -182,6 +183,7 @@ class _Window:
                 continue
             line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
             out.write(secrets.redact_data(line) + "\n")
+            self.written += 1
 
     def _keep(self, record: dict[str, Any], where: Callable[[], str]) -> bool:
         assert self.inc is not None
@@ -212,22 +214,21 @@ class _Window:
         """Drop the records bronze already holds (rewriting the file when there are any); the
         number of records the file keeps."""
         landed = cursor.landed_hashes(self.bronze, self.candidates) if self.bronze is not None else set()
+        if not landed:
+            return self.written
         kept = 0
-        if landed:
-            keep = tmp.with_name(tmp.name + ".keep.part")
-            with open(tmp, encoding="utf-8") as src, open(keep, "w", encoding="utf-8") as dst:
-                for line in src:
-                    if json.loads(line).get(cursor.HASH_FIELD) in landed:
-                        self.dropped += 1
-                        continue
-                    dst.write(line)
-                    kept += 1
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.replace(keep, tmp)
-            return kept
-        with open(tmp, encoding="utf-8") as src:
-            return sum(1 for _ in src)
+        keep = tmp.with_name(tmp.name + ".keep.part")
+        with open(tmp, encoding="utf-8") as src, open(keep, "w", encoding="utf-8") as dst:
+            for line in src:
+                if json.loads(line).get(cursor.HASH_FIELD) in landed:
+                    self.dropped += 1
+                    continue
+                dst.write(line)
+                kept += 1
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(keep, tmp)
+        return kept
 
     def held_warning(self) -> str:
         if not self.held:

@@ -48,9 +48,10 @@ def _settle(ws: Workspace, state: State, bus: EventBus, run_id: str, name: str, 
     between the pull and its ingest): their cursor is committed with them, then the pull goes on
     from it, and nothing is pulled twice."""
     from rat_tui.engine.ingest import Ingestor
-    from rat_tui.engine.ingest.landing import scan_landing
 
-    waiting = {f.rel for f in scan_landing(ws) if f.rel.startswith(f"{name}/")}
+    folder = ws.landing / name
+    # Only this source's folder is listed here; the ingest itself skips dotfiles and known files.
+    waiting = {p.relative_to(ws.landing).as_posix() for p in folder.rglob("*") if p.is_file()}
     if not waiting:
         return
     done = Ingestor(ws, state, bus).run(run_id, only=waiting)

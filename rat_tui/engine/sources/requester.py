@@ -74,17 +74,12 @@ class Requester:
             retry_after: float | None = None
             try:
                 headers = {**self.headers, **(self.auth.headers(self.client) if self.auth else {})}
-                basic = self.auth.basic() if self.auth else None
+                basic = (self.auth.basic() if self.auth else None) or httpx.USE_CLIENT_DEFAULT
                 # Merged by hand: httpx's params= would replace a query the URL already has.
                 target = httpx.URL(url).copy_merge_params(params)
                 self._polite()
                 self.requests += 1
-                if body is None:
-                    response = self.client.get(target, headers=headers, auth=basic or httpx.USE_CLIENT_DEFAULT)
-                else:
-                    response = self.client.post(
-                        target, json=body, headers=headers, auth=basic or httpx.USE_CLIENT_DEFAULT
-                    )
+                response = self.client.request(method, target, json=body, headers=headers, auth=basic)
             except AuthError as exc:
                 raise SourceError(f"{method} {self.where()} failed: {exc}") from None
             except httpx.TransportError as exc:

@@ -12,7 +12,6 @@ from typing import Any
 from rat_tui.engine.sources.secrets import check_template
 
 EVERY_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
-PAGINATION_TYPES = ("page", "offset", "cursor", "link")
 
 Bad = Callable[[str, str], Exception]
 
@@ -111,18 +110,26 @@ def _unknown(raw: dict[str, Any], allowed: tuple[str, ...], key: str, what: str,
         raise bad(f"{key}.{unknown[0]}", f"is not a setting of {what} (expected one of: {', '.join(allowed)})")
 
 
+def _typed(raw: Any, key: str, bad: Bad, settings: dict[str, tuple[str, ...]], what: str) -> str:
+    """A sub-table chosen by its `type` (pagination, auth): the type, once the table is a table,
+    the type one of `settings` and every key one of that type's settings."""
+    types = ", ".join(f'"{t}"' for t in settings)
+    types = " or ".join(types.rsplit(", ", 1))
+    if not isinstance(raw, dict):
+        raise bad(key, f"must be a table with type = {types}")
+    kind = raw.get("type")
+    if kind not in settings:
+        raise bad(f"{key}.type", f"must be {types}, not {kind!r}")
+    _unknown(raw, settings[kind], key, f"{kind} {what}", bad)
+    return str(kind)
+
+
 def pagination(raw: Any, key: str, bad: Bad, kind: str = "http", records: str = "") -> Pagination | None:
     if raw is None:
         return None
-    types = '"page", "offset", "cursor" or "link"'
-    if not isinstance(raw, dict):
-        raise bad(key, f"must be a table with type = {types}")
-    ptype = raw.get("type")
-    if ptype not in PAGINATION_TYPES:
-        raise bad(f"{key}.type", f"must be {types}, not {ptype!r}")
+    ptype = _typed(raw, key, bad, _PAGINATION_KEYS, "pagination")
     if kind == "graphql" and ptype != "cursor":
         raise bad(f"{key}.type", 'must be "cursor" for a graphql source (pageInfo { endCursor hasNextPage })')
-    _unknown(raw, _PAGINATION_KEYS[ptype], key, f"{ptype} pagination", bad)
     max_pages = raw.get("max_pages", 1000)
     if not isinstance(max_pages, int) or isinstance(max_pages, bool) or not 1 <= max_pages <= 1_000_000:
         raise bad(f"{key}.max_pages", f"must be a whole number from 1 to 1,000,000, not {max_pages!r}")
@@ -202,13 +209,7 @@ def primary_key(raw: Any, key: str, bad: Bad) -> tuple[str, ...]:
 def auth(raw: Any, key: str, bad: Bad) -> Auth | None:
     if raw is None:
         return None
-    kinds = '"basic" or "oauth2_client_credentials"'
-    if not isinstance(raw, dict):
-        raise bad(key, f"must be a table with type = {kinds}")
-    kind = raw.get("type")
-    if kind not in _AUTH_KEYS:
-        raise bad(f"{key}.type", f"must be {kinds}, not {kind!r}")
-    _unknown(raw, _AUTH_KEYS[kind], key, f"{kind} auth", bad)
+    kind = _typed(raw, key, bad, _AUTH_KEYS, "auth")
     values: dict[str, str] = {}
     for name in _AUTH_KEYS[kind][1:]:
         value = raw.get(name, "")
