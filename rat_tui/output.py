@@ -265,13 +265,17 @@ def render_status(status: WorkspaceStatus, out: TextIO) -> None:
         if pull is None:
             told = "never pulled"
         elif pull.status == "failed":
-            told = f"FAILED at {_when(pull.started_at)}: {pull.error}"
+            again = f"; {source.failures} in a row, next try {_when(source.next_due)}" if source.next_due else ""
+            told = f"FAILED at {_when(pull.started_at)}: {pull.error}{again}"
         else:
             records = f"{pull.records:,} record{'s' if pull.records != 1 else ''}"
             told = f"{records} at {_when(pull.started_at)}"
         if source.cursor is not None:
             told += f"; cursor {source.cursor}"
-        out.write(f"\nsource {source.name} -> {source.table} (every {source.every}): {told}")
+        if source.next_due and (pull is None or pull.status != "failed"):
+            told += f"; next {_when(source.next_due)}"
+        when = f"schedule {source.every}" if " " in source.every else f"every {source.every}"
+        out.write(f"\nsource {source.name} -> {source.table} ({when}): {told}")
     if status.sources:
         out.write("\n")
     if status.runs:

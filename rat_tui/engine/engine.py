@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,7 @@ class RunReport:
     pulled: dict[str, int] = field(default_factory=dict)  # source -> records its pull landed
     sources_failed: dict[str, str] = field(default_factory=dict)  # source -> error (never a secret)
     seconds: float = 0.0
+    next_scheduled: datetime | None = None  # when a model's `schedule` next has it rebuilt
 
     def finished(self) -> RunFinished:
         """The run's end as an event (the one place it is built)."""
@@ -133,7 +135,7 @@ class Engine:
         start again from their `initial` value."""
         from rat_tui.engine.build import Builder
         from rat_tui.engine.ingest import Ingestor
-        from rat_tui.engine.models import discover, plan, select
+        from rat_tui.engine.models import discover, next_scheduled, plan, select
         from rat_tui.engine.sources.pulling import pull_sources
 
         started = time.perf_counter()
@@ -169,6 +171,7 @@ class Engine:
                 report.skipped, report.up_to_date = built.skipped, built.up_to_date
                 report.incremental, report.checks = built.incremental, built.checks
                 report.rechecked = built.rechecked
+                report.next_scheduled = next_scheduled(models, self.state.all_model_states())
             except BaseException as exc:
                 # With the state database locked or its disk full this fails too; the run's error is
                 # the first one, and the next writer marks this run failed (settle_interrupted).

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,22 @@ class Model:
     def materialized(self) -> str:
         return str(self.settings.get("materialized", "table"))
 
+    def fired(self, built_at: str | None, now: datetime | None = None) -> datetime | None:
+        """With a `schedule`: when it fired since the build at `built_at`, if it has (the
+        model is rebuilt then even without new input); else None."""
+        at = self.next_firing(built_at)
+        return at if at is not None and at <= (now or datetime.now(UTC)) else None
+
+    def next_firing(self, built_at: str | None) -> datetime | None:
+        """The schedule's first firing after the build at `built_at` (None: no schedule)."""
+        text = self.settings.get("schedule")
+        if not text or not built_at:
+            return None
+        from rat_tui.engine.schedule import parse_schedule
+
+        zone = str(self.settings.get("timezone", "UTC"))
+        return parse_schedule(str(text), zone).next_after(datetime.fromisoformat(built_at))
+
     def fingerprint(self, upstream: dict[str, Fingerprint]) -> Fingerprint:
         """Its data part changes with the model's SQL (or Python), its settings but the checks, and
         any upstream model's data part; its checks part with the checks alone (the header's
@@ -106,11 +123,36 @@ class Model:
         return Fingerprint(data.hexdigest()[:16], checks.hexdigest()[:16])
 
 
+def next_scheduled(models: dict[str, Model], states: dict[str, dict[str, Any]]) -> datetime | None:
+    """The first time a scheduled model falls due (its schedule's next firing after its build)."""
+    times = [m.next_firing(states.get(n, {}).get("built_at")) for n, m in models.items() if m.error is None]
+    return min((at for at in times if at is not None), default=None)
+
+
+def _validate_schedule(model: Model, rel: str) -> None:
+    from rat_tui.engine.schedule import ScheduleError, parse_schedule
+
+    text, zone = model.settings.get("schedule"), model.settings.get("timezone", "UTC")
+    if text is None:
+        if "timezone" in model.settings:
+            raise ModelError.at(rel, None, "timezone is the time zone of a schedule, and there is no schedule")
+        return
+    if model.materialized == "view":
+        raise ModelError.at(rel, None, "a view is computed when it is read: schedule is for tables")
+    if not isinstance(text, str) or not isinstance(zone, str):
+        raise ModelError.at(rel, None, 'schedule = "0 6 * * *" (cron) and timezone = "Europe/Berlin" are strings')
+    try:
+        parse_schedule(text, zone)
+    except ScheduleError as exc:
+        raise ModelError.at(rel, None, f"schedule: {exc}") from None
+
+
 def _validate_settings(model: Model, rel: str) -> None:
     """Incremental settings that make sense together; raise ModelError naming the file."""
     mat = model.materialized
     if mat not in MATERIALIZATIONS:
         raise ModelError.at(rel, None, f"materialized = {mat!r} is not one of {', '.join(MATERIALIZATIONS)}")
+    _validate_schedule(model, rel)
     if mat != "incremental":
         return
     if model.strategy not in STRATEGIES:

@@ -82,6 +82,8 @@ class Planner:
         if force or not same_model:
             return Plan("full")
         assert prior is not None
+        if model.fired(prior.get("built_at")) is not None:
+            return Plan("full")  # its schedule fired since its last build: rebuilt without new input
         if prior["inputs"] == inputs:
             return Plan("skip") if prior.get("checks_fingerprint") == fingerprint.checks else Plan("check")
         if model.materialized != "incremental" or prior.get("table_version") != table_version:
@@ -211,4 +213,10 @@ def _stale(
     changed = [f"{t} {prior['inputs'].get(t, '-')} -> {v}" for t, v in inputs.items() if prior["inputs"].get(t) != v]
     if changed:
         return Prediction(STALE, f"its inputs changed ({', '.join(changed)}): the next run builds it")
+    fired = model.fired(prior.get("built_at"))
+    if fired is not None:
+        when = fired.isoformat(timespec="minutes").replace("+00:00", "Z")
+        return Prediction(
+            STALE, f"its schedule ({model.settings['schedule']}) fired at {when}: the next run rebuilds it"
+        )
     return Prediction(STALE, "its table is gone: the next run builds it")

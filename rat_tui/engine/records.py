@@ -56,6 +56,8 @@ class SourceStatus:
     every: str
     last_pull: PullRecord | None
     cursor: str | int | float | None = None  # an incremental source: the value committed with bronze's rows
+    next_due: str | None = None  # when `rat watch` pulls it next (ISO, UTC; None: at once)
+    failures: int = 0  # pulls that failed in a row, up to the last
 
 
 @dataclass

@@ -264,6 +264,17 @@ class State(RequestQueue, LandingRecords):
             (source, run_id, started_at, now_iso(), status, records, pages, file, error),
         )
 
+    def pull_failures(self) -> dict[str, int]:
+        """How many pulls of each source failed in a row, up to its newest (sources whose newest
+        pull worked are left out)."""
+        rows = self.db.execute(
+            """SELECT source, count(*) AS n FROM source_pulls p
+               WHERE status = 'failed' AND id > coalesce(
+                   (SELECT max(id) FROM source_pulls q WHERE q.source = p.source AND q.status <> 'failed'), 0)
+               GROUP BY source"""
+        ).fetchall()
+        return {r["source"]: r["n"] for r in rows}
+
     def last_pulls(self) -> dict[str, PullRecord]:
         """The newest pull of each source."""
         rows = self.db.execute(

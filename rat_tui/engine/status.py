@@ -222,11 +222,13 @@ def waiting_tables(ws: Workspace, state: State) -> dict[str, int]:
 def sources_status(ws: Workspace, state: State) -> list[SourceStatus]:
     """Each source of rat.toml with its last pull."""
     from rat_tui.engine.sources.cursor import stored_state
+    from rat_tui.engine.sources.pulling import next_due
 
-    last = state.last_pulls()
+    last, failures = state.last_pulls(), state.pull_failures()
     out = []
     for name, source in ws.settings.sources.items():
         committed = stored_state(ws.table_path(source.table)) if source.incremental else None
+        due = next_due(source, last.get(name), failures.get(name, 0))
         out.append(
             SourceStatus(
                 name,
@@ -236,6 +238,8 @@ def sources_status(ws: Workspace, state: State) -> list[SourceStatus]:
                 source.every_text,
                 last.get(name),
                 committed.get("cursor") if committed else None,
+                due.isoformat(timespec="seconds") if due else None,
+                failures.get(name, 0),
             )
         )
     return out

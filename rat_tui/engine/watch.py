@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ class Watcher:
         # Landing paths renamed into place: a rename is atomic, so the file is whole at once.
         self._moved_in: set[str] = set()
         self._first_run_done = False
+        self._model_due: datetime | None = None  # when the next scheduled model falls due
         self._ready_since: float | None = None
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[int, int]] = {}  # landing path -> (size, mtime_ns) when last looked at
@@ -178,14 +180,20 @@ class Watcher:
         # Sources of rat.toml are pulled when their `every` is due (all of them on start, unless
         # pulled within it before); the wake-up is no later than the next one falls due.
         due, until_due = due_sources(self.ws, self.engine.state)
+        # Models with a `schedule` are rebuilt when it fires, even without new input.
+        scheduled = self._model_due is not None and datetime.now(UTC) >= self._model_due
         # After a rollback the models downstream of the table catch up, as the next `rat run` would.
-        if ready or due or rolled_back or not self._first_run_done or dirty & {"models", "config"}:
-            self._run(files=ready, sources=due)
+        if ready or due or scheduled or rolled_back or not self._first_run_done or dirty & {"models", "config"}:
+            report = self._run(files=ready, sources=due)
             self._first_run_done = True
             self._ready_since = None
             due, until_due = due_sources(self.ws, self.engine.state)
             if due:  # a pull that took longer than its `every`: again soon, not at once
                 until_due = min(until_due, 1.0)
+            if report is not None:
+                self._model_due = report.next_scheduled
+        if self._model_due is not None:
+            until_due = min(until_due, (self._model_due - datetime.now(UTC)).total_seconds())
         return min(wait, max(until_due, 0.05))
 
     def _run(

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rat_tui.engine.errors import StorageError
@@ -23,11 +23,15 @@ from rat_tui.engine.events import SourceFailed, SourcePulled, SourceWarning
 if TYPE_CHECKING:
     from rat_tui.engine.events import EventBus
     from rat_tui.engine.ingest.ingestor import IngestResult
+    from rat_tui.engine.records import PullRecord
+    from rat_tui.engine.sources.spec import HttpSource
     from rat_tui.engine.state import State
     from rat_tui.engine.workspace import Workspace
 
-# A source whose last pull failed is tried again after this long at most (or its `every`).
-RETRY_FAILED_SECONDS = 300.0
+# A source whose last pull failed is tried again after RETRY_FIRST_SECONDS, doubled with each
+# failure in a row up to RETRY_MAX_SECONDS (and never later than its regular time).
+RETRY_FIRST_SECONDS = 30.0
+RETRY_MAX_SECONDS = 3600.0
 # The module that pulls each kind of source, imported when a source of that kind is pulled.
 PULLERS = {"http": "rat_tui.engine.sources.http", "graphql": "rat_tui.engine.sources.http"}
 
@@ -114,22 +118,38 @@ def pull_sources(
     return report
 
 
+def next_due(source: HttpSource, last: PullRecord | None, failures: int = 0) -> datetime | None:
+    """When the source is next due (None: now, it was never pulled). After a run of `failures`
+    failed pulls, sooner: RETRY_FIRST_SECONDS, doubled with each failure up to RETRY_MAX_SECONDS,
+    and never later than its regular time."""
+    if last is None:
+        return None
+    started = datetime.fromisoformat(last.started_at)
+    if source.schedule:
+        from rat_tui.engine.schedule import parse_schedule
+
+        regular = parse_schedule(source.schedule, source.timezone).next_after(started)
+    else:
+        regular = started + timedelta(seconds=source.every)
+    if last.status != "failed" or failures < 1:
+        return regular
+    backoff = min(RETRY_FIRST_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
+    return min(regular, started + timedelta(seconds=backoff))
+
+
 def due_sources(ws: Workspace, state: State, now: datetime | None = None) -> tuple[list[str], float]:
-    """The sources whose `every` has passed since their last pull began (sooner after a failed
-    pull: RETRY_FAILED_SECONDS), and the seconds until the next one is due (inf if none)."""
+    """The sources due now (their `every` passed, or their `schedule` fired, since their last pull
+    began; sooner after failed pulls, see next_due), and the seconds until the next one is due
+    (inf if none). Firings missed while rat was down make one pull, not one per firing."""
     now = now or datetime.now(UTC)
     last = state.last_pulls()
+    failures = state.pull_failures()
     due: list[str] = []
     wait = math.inf
     for name, source in ws.settings.sources.items():
-        row = last.get(name)
-        if row is None:
-            due.append(name)
-            continue
-        interval = source.every if row.status != "failed" else min(source.every, RETRY_FAILED_SECONDS)
-        elapsed = (now - datetime.fromisoformat(row.started_at)).total_seconds()
-        if elapsed >= interval:
+        at = next_due(source, last.get(name), failures.get(name, 0))
+        if at is None or at <= now:
             due.append(name)
         else:
-            wait = min(wait, interval - elapsed)
+            wait = min(wait, (at - now).total_seconds())
     return due, wait

@@ -32,6 +32,8 @@ class HttpSource:
     records: str = ""  # dotted path to the list of records in the body; "" = the body is the list
     every: float = 3600.0  # seconds between pulls in `rat watch`
     every_text: str = "1h"
+    schedule: str = ""  # cron, instead of `every` (see engine/schedule.py)
+    timezone: str = "UTC"  # the schedule's time zone
     timeout: float = 30.0
     retries: int = 3
     pagination: Pagination | None = None
@@ -59,6 +61,8 @@ _COMMON_KEYS = (
     "headers",
     "records",
     "every",
+    "schedule",
+    "timezone",
     "timeout",
     "retries",
     "pagination",
@@ -122,6 +126,9 @@ def _parse_http(name: str, spec: dict[str, Any], key: str, bad: Bad) -> HttpSour
     every = parse_every(every_text) if isinstance(every_text, str) else None
     if every is None or every < 1:
         raise bad(f"{key}.every", f'must be a duration like "30s", "15m", "1h" or "1d", not {every_text!r}')
+    schedule, timezone = parts.schedule(spec, key, bad)
+    if schedule:
+        every_text = schedule
     timeout = spec.get("timeout", 30)
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 600:
         raise bad(f"{key}.timeout", f"must be a number of seconds from 0 to 600, not {timeout!r}")
@@ -143,6 +150,8 @@ def _parse_http(name: str, spec: dict[str, Any], key: str, bad: Bad) -> HttpSour
         records=records,
         every=every,
         every_text=every_text,
+        schedule=schedule,
+        timezone=timezone,
         timeout=float(timeout),
         retries=retries,
         pagination=parts.pagination(spec.get("pagination"), f"{key}.pagination", bad, kind, records),

@@ -249,3 +249,27 @@ def graphql(spec: dict[str, Any], key: str, bad: Bad) -> tuple[str, dict[str, An
         if isinstance(value, str) and (why := check_template(value)) is not None:
             raise bad(f"{key}.variables.{name}", why)
     return query, dict(variables)
+
+
+def schedule(spec: dict[str, Any], key: str, bad: Bad) -> tuple[str, str]:
+    """`schedule` (cron) and its `timezone`, checked; ("", "UTC") when the source uses `every`."""
+    from rat_tui.engine.schedule import ScheduleError, parse_schedule, zone_of
+
+    text, zone = spec.get("schedule", ""), spec.get("timezone", "UTC")
+    if not isinstance(zone, str):
+        raise bad(f"{key}.timezone", f'must be a time zone name like "Europe/Berlin", not {zone!r}')
+    try:
+        zone_of(zone)
+    except ScheduleError as exc:
+        raise bad(f"{key}.timezone", str(exc)) from None
+    if text == "":
+        return "", zone
+    if "every" in spec:
+        raise bad(f"{key}.schedule", "and every both say when to pull: keep one of them")
+    if not isinstance(text, str):
+        raise bad(f"{key}.schedule", f'must be a cron schedule like "*/15 * * * *", not {text!r}')
+    try:
+        parse_schedule(text, zone)
+    except ScheduleError as exc:
+        raise bad(f"{key}.schedule", str(exc)) from None
+    return text, zone
