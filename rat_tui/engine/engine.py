@@ -261,11 +261,13 @@ class Engine:
         """Keep a query the workbench ran in its history."""
         self.state.record_query(sql, rows, seconds, error)
 
-    def request_run(self, selectors: list[str], full_refresh: bool = False) -> int:
-        """Ask the workspace's writer (a `rat watch`, a workbench) for a run; its request id."""
+    def request_run(self, selectors: list[str], full_refresh: bool = False, pull: list[str] | None = None) -> int:
+        """Ask the workspace's writer (a `rat watch`, a workbench) for a run, or to pull the
+        sources `pull` now; its request id."""
         import os
 
-        return self.state.add_request(list(selectors), full_refresh, os.getpid())
+        kind, args = ("pull", {"sources": pull}) if pull else ("run", None)
+        return self.state.add_request(list(selectors), full_refresh, os.getpid(), kind, args)
 
     def model_source(self, table: str) -> ModelSource:
         """The model file (text, materialization, checks) that builds `table`, or for a bronze

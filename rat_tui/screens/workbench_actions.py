@@ -151,3 +151,8 @@ class WorkbenchActions(WorkbenchTabs):
         from rat_tui.screens.runs import RunsScreen
 
         self.app.push_screen(RunsScreen(self.workspace))
+
+    def action_sources(self) -> None:
+        from rat_tui.screens.sources import SourcesScreen
+
+        self.app.push_screen(SourcesScreen(self.workspace, lambda name: self.request_run(pull=[name])))

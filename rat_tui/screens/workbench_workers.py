@@ -98,11 +98,13 @@ class WorkbenchWorkers(Screen[None]):
             engine.close()
 
     @work(thread=True, group="requests", exit_on_error=False)
-    def request_run(self, selectors: list[str] | None = None, full_refresh: bool = False) -> None:
-        """Runs go to the writer (this app's watcher, or the process holding the lock)."""
+    def request_run(
+        self, selectors: list[str] | None = None, full_refresh: bool = False, pull: list[str] | None = None
+    ) -> None:
+        """Runs (and pulls of `pull`) go to the writer (this app's watcher, or the process holding the lock)."""
         engine = self._engine()
         try:
-            engine.request_run(list(selectors or []), full_refresh)
+            engine.request_run(list(selectors or []), full_refresh, pull)
         finally:
             engine.close()
         self.notice_writer()
