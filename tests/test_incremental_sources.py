@@ -397,3 +397,15 @@ def test_records_dated_after_the_pull_began_are_left_with_a_warning(ws: Path, ap
 def test_rat_pull_without_sources_has_nothing_to_do(ws: Path) -> None:
     done = run_rat("pull", "-w", str(ws))
     assert done.returncode == 0 and "nothing to pull" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_rate_limit_spaces_the_requests(ws: Path, api: Api) -> None:
+    configure(
+        ws,
+        REST.format(base=api.base, lookback="0s").replace('primary_key = "id"', 'primary_key = "id"\nrate_limit = 5'),
+    )
+    for rid in range(500):
+        api.put(rid, rid)
+    assert pull(ws)["pulled"] == 500
+    gaps = [b - a for a, b in zip(api.times, api.times[1:], strict=False)]
+    assert len(gaps) == 4 and min(gaps) >= 0.19  # five requests a second at most
