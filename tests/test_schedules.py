@@ -29,6 +29,8 @@ AT = datetime(2026, 3, 28, 23, 50, tzinfo=UTC)  # the night Berlin moves its clo
         ("0 0 29 2 *", "UTC", AT, "2028-02-29T00:00"),
         ("0 9 1 * 1", "UTC", AT, "2026-03-30T09:00"),  # both day fields: either one fires (cron)
         ("5 4 * * 7", "UTC", AT, "2026-03-29T04:05"),  # 7 is Sunday too
+        ("0 0 */2 * 1", "UTC", AT, "2026-04-13T00:00"),  # */2 starts with *: both day fields must match
+        ("* * */13 12 2", "UTC", AT, "2026-12-01T00:00"),  # rare (found by comparing with croniter)
         ("*/15 * * * *", "UTC", datetime(2026, 1, 1, 0, 15, tzinfo=UTC), "2026-01-01T00:30"),  # strictly after
     ],
 )

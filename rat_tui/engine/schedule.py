@@ -1,7 +1,7 @@
 """Cron schedules (`schedule = "*/15 * * * *"`) for sources and models: five fields (minute,
 hour, day of month, month, day of week) with `*`, lists, ranges, steps and names (`mon-fri`,
-`jan`), read in a time zone (IANA name; UTC by default), as cron reads them: when both day
-fields are restricted, a day matching either one fires.
+`jan`), read in a time zone (IANA name; UTC by default), as Vixie cron reads them: when both
+day fields are restricted (neither starts with `*`), a day matching either one fires.
 
 A schedule only ever answers "the first firing after this moment": missed firings while rat was
 down collapse into one (the first after the last pull or build is already past).
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
@@ -20,7 +21,7 @@ _NAMES = {
     4: {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())},
 }
 _MACROS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *"}
-HORIZON_DAYS = 4 * 366  # a schedule that never fires in this long is refused (like "0 0 31 2 *")
+HORIZON_DAYS = 28 * 366  # a schedule that never fires in a whole calendar cycle is refused (like "0 0 31 2 *")
 
 
 class ScheduleError(ValueError):
@@ -35,8 +36,8 @@ class Schedule:
     days: frozenset[int]
     months: frozenset[int]
     weekdays: frozenset[int]  # 0 = Sunday
-    any_day: bool  # day of month is *
-    any_weekday: bool  # day of week is *
+    any_day: bool  # day of month starts with * (cron: then both day fields must match)
+    any_weekday: bool  # day of week starts with *
     zone: ZoneInfo
 
     def _day_fits(self, day: datetime) -> bool:
@@ -95,7 +96,7 @@ def _field(text: str, index: int) -> tuple[frozenset[int], bool]:
         out.update(range(first, last + 1, step))
     if index == 4 and 7 in out:  # 7 is Sunday too
         out = (out - {7}) | {0}
-    return frozenset(out), text == "*"
+    return frozenset(out), text.startswith("*")  # as Vixie cron: "*/2" counts as unrestricted
 
 
 def zone_of(name: str) -> ZoneInfo:
@@ -105,6 +106,7 @@ def zone_of(name: str) -> ZoneInfo:
         raise ScheduleError(f'{name!r} is not a time zone (an IANA name like "Europe/Berlin" or "UTC")') from None
 
 
+@lru_cache(maxsize=256)  # asked again on every watcher cycle and every plan: parse each once
 def parse_schedule(text: str, zone: str = "UTC") -> Schedule:
     fields = _MACROS.get(text.strip().lower(), text).split()
     if len(fields) != 5:
