@@ -39,6 +39,7 @@ class Api:
         self.client = ("rat-client", "s3cret-client")
         self.tokens: dict[str, int] = {}  # token -> requests it has left
         self.token_life = 0  # 0: tokens never expire; N: a token expires after N requests
+        self.basic: tuple[str, str] | None = None  # when set, every data request needs this HTTP Basic pair
         self.issued = 0
         api = self
 
@@ -89,6 +90,11 @@ class Api:
                         status, headers = api.fail_first.pop(0)
                         self._send(status, {"error": "try again later"}, headers)
                         return
+                    if api.basic is not None:
+                        wanted = "Basic " + base64.b64encode(":".join(api.basic).encode()).decode()
+                        if self.headers.get("Authorization", "") != wanted:
+                            self._send(401, {"error": "bad credentials"})
+                            return
                     if api.token_life:
                         token = self.headers.get("Authorization", "").removeprefix("Bearer ")
                         if api.tokens.get(token, 0) <= 0:

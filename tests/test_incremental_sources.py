@@ -409,3 +409,18 @@ def test_rate_limit_spaces_the_requests(ws: Path, api: Api) -> None:
     assert pull(ws)["pulled"] == 500
     gaps = [b - a for a, b in zip(api.times, api.times[1:], strict=False)]
     assert len(gaps) == 4 and min(gaps) >= 0.19  # five requests a second at most
+
+
+def test_basic_auth_from_the_environment_and_a_clear_401(ws: Path, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    auth = '\n[sources.items.auth]\ntype = "basic"\nusername = "rat"\npassword = "${ITEMS_PASSWORD}"\n'
+    configure(ws, REST.format(base=api.base, lookback="0s") + auth)
+    api.basic = ("rat", "pa55-word-of-items")
+    api.put(1, 1)
+    monkeypatch.setenv("ITEMS_PASSWORD", "wrong-password")
+    failed = pull(ws)["failed"]
+    assert "HTTP 401" in str(failed["items"]) and "sources.items.auth" in str(failed["items"])  # type: ignore[index]
+    monkeypatch.setenv("ITEMS_PASSWORD", "pa55-word-of-items")
+    assert pull(ws)["pulled"] == 1
+    for path in ws.rglob("*"):
+        if path.is_file():
+            assert b"pa55-word-of-items" not in path.read_bytes(), path
