@@ -99,6 +99,9 @@ def test_a_seeded_history_lands_whole_and_once(ws: Path, api: Api, seed: int) ->
                 [sys.executable, "-c", LAUNCHER, "pull", "-w", str(ws)], env=env, capture_output=True, timeout=120
             )
             assert killed.returncode in (-signal.SIGKILL, 0), killed.stderr  # 0: nothing to kill at that phase
+            print(
+                f"seed {seed}: rat pull {'killed' if killed.returncode else 'not killed (no such moment)'} at {phase}"
+            )
         else:
             result = pull(ws)
             assert not result["failed"], result
