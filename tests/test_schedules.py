@@ -135,3 +135,15 @@ def test_a_view_cannot_be_scheduled(ws: Path) -> None:
     )
     done = run_rat("run", "-w", str(ws))
     assert done.returncode == 1 and "schedule is for tables" in done.stderr
+
+
+def test_the_hour_a_clock_goes_back_fires_once_and_never_before_the_moment() -> None:
+    """New York, 2026-11-01: 01:00-01:59 happens twice. A pull at the second 01:30 must not find
+    a firing 'after' it at the first 01:31 (an hour earlier), or it would be due again at once."""
+    every_minute = parse_schedule("* * * * *", "America/New_York")
+    second_0130 = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 EST, after the clocks went back
+    assert every_minute.next_after(second_0130) == datetime(2026, 11, 1, 6, 31, tzinfo=UTC)
+    at_0130 = parse_schedule("30 1 * * *", "America/New_York")
+    first = at_0130.next_after(datetime(2026, 11, 1, 4, 0, tzinfo=UTC))
+    assert first == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT, the first occurrence
+    assert at_0130.next_after(first) == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)  # not again an hour later

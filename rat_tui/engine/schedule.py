@@ -50,18 +50,19 @@ class Schedule:
 
     def next_after(self, moment: datetime) -> datetime:
         """The first firing strictly after `moment` (aware), in UTC."""
-        local = moment.astimezone(self.zone).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        day = local.replace(hour=0, minute=0)
+        after = moment.astimezone(UTC)
+        day = moment.astimezone(self.zone).replace(hour=0, minute=0, second=0, microsecond=0)
         for _ in range(HORIZON_DAYS):
             if self._day_fits(day):
                 for hour in sorted(self.hours):
                     for minute in sorted(self.minutes):
-                        # Wall-clock times that do not exist (a DST gap) are skipped; repeated ones fire once.
+                        # Wall-clock times that do not exist (a DST gap) are skipped; repeated ones (the
+                        # hour a clock goes back) fire once, at their first occurrence. Compared in UTC:
+                        # wall-clock comparisons cannot tell the two occurrences apart.
                         at = day.replace(hour=hour, minute=minute)
-                        if at >= local and _exists(at):
+                        if _exists(at) and at.astimezone(UTC) > after:
                             return at.astimezone(UTC)
             day = (day + timedelta(days=1)).replace(hour=0, minute=0)
-            local = day
         raise ScheduleError(f"{self.text!r} never fires")
 
 
