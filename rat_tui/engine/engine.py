@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rat_tui.engine import lake
 from rat_tui.engine.errors import LockedError, first_line
 from rat_tui.engine.events import EventBus, ModelWarning, RunFinished, RunStarted
-from rat_tui.engine.records import ModelSource, QueryRecord, RunDetails, RunRecord
+from rat_tui.engine.records import ModelSource, QueryRecord, RunDetails, RunRecord, SourceStatus
 from rat_tui.engine.state import State, new_run_id
 from rat_tui.engine.workspace import Workspace, WriterLock
 
@@ -211,6 +211,12 @@ class Engine:
         from rat_tui.engine.status import workspace_status
 
         return workspace_status(self.ws, self.state)
+
+    def sources(self) -> list[SourceStatus]:
+        """Each source of rat.toml: its last pull, failures in a row, cursor and next pull."""
+        from rat_tui.engine.status import sources_status
+
+        return sources_status(self.ws, self.state)
 
     def signature(self) -> tuple:
         """Cheap to compute, and different whenever status() could be: table versions (from the

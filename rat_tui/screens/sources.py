@@ -85,7 +85,7 @@ class SourcesScreen(Screen[None]):
 
         engine = Engine(self.workspace)
         try:
-            sources = engine.status().sources
+            sources = engine.sources()  # not the whole status: this is read every 2 s
         finally:
             engine.close()
         self.post_message(SourcesLoaded(sources))
