@@ -424,3 +424,45 @@ def test_basic_auth_from_the_environment_and_a_clear_401(ws: Path, api: Api, mon
     for path in ws.rglob("*"):
         if path.is_file():
             assert b"pa55-word-of-items" not in path.read_bytes(), path
+
+
+def test_the_readme_postgres_example_is_a_valid_source(tmp_path: Path) -> None:
+    from rat_tui.engine.sources.db_spec import DbSource
+    from rat_tui.engine.workspace import load_settings
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Sources: pulling from Postgres", 1)[1]
+    (tmp_path / "rat.toml").write_text(section.split("```toml\n", 1)[1].split("```", 1)[0])
+    source = load_settings(tmp_path).sources["shop"]
+    assert isinstance(source, DbSource) and source.dsn == "${SHOP_DSN}"
+    assert [(t.name, t.mode, t.cursor) for t in source.tables] == [
+        ("public.customers", "snapshot", ""),
+        ("public.orders", "incremental", "updated_at"),
+    ]
+    assert source.table == "bronze.shop_customers, bronze.shop_orders"
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "says"),
+    [
+        ('dsn = "postgresql://u:secret@h/db"\ntables = ["public.t"]', "sources.shop.dsn", "holds a password"),
+        (
+            'host = "h"\ndatabase = "d"\npassword = "plain"\ntables = ["public.t"]',
+            "sources.shop.password",
+            "environment",
+        ),
+        ('dsn = "${D}"', "sources.shop.tables", "must list the tables"),
+        ('dsn = "${D}"\ntables = ["orders"]', 'sources.shop.tables."orders"', "with its schema"),
+        ('dsn = "${D}"\n[sources.shop.tables."public.t"]\nmode = "cdc"', "mode", "not built yet"),
+        ('dsn = "${D}"\n[sources.shop.tables."public.t"]\nmode = "incremental"', "cursor", "the column"),
+        ('dsn = "${D}"\ntables = ["public.t"]\nurl = "x"', "sources.shop.url", "not a setting of a postgres source"),
+    ],
+)
+def test_postgres_source_settings_are_validated_naming_the_key(tmp_path: Path, body: str, key: str, says: str) -> None:
+    from rat_tui.engine.errors import RatError
+    from rat_tui.engine.workspace import load_settings
+
+    (tmp_path / "rat.toml").write_text('[sources.shop]\ntype = "postgres"\n' + body + "\n")
+    with pytest.raises(RatError) as caught:
+        load_settings(tmp_path)
+    assert key in str(caught.value) and says in str(caught.value), str(caught.value)

@@ -12,7 +12,7 @@ from pathlib import Path
 from rat_tui.engine import settings
 from rat_tui.engine.errors import LockedError, WorkspaceError
 from rat_tui.engine.landing_options import LandingOptions, parse_landing
-from rat_tui.engine.sources.spec import HttpSource, parse_sources
+from rat_tui.engine.sources.spec import Source, parse_sources
 
 CONFIG_NAME = "rat.toml"
 LAYERS = ("bronze", "silver", "gold")
@@ -37,7 +37,7 @@ class Settings:
     serve_max_queries: int = 4
     serve_max_sessions: int = 4
     serve_query_timeout: float = 300.0
-    sources: dict[str, HttpSource] = field(default_factory=dict)  # [sources.<name>], placeholders unresolved
+    sources: dict[str, Source] = field(default_factory=dict)  # [sources.<name>], placeholders unresolved
     landing: dict[str, LandingOptions] = field(default_factory=dict)  # [landing.<folder>]: read options
     raw: dict = field(default_factory=dict)
 

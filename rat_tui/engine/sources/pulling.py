@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 
 from rat_tui.engine.errors import StorageError
 from rat_tui.engine.events import SourceFailed, SourcePulled, SourceWarning
+from rat_tui.engine.sources.db_spec import DbSource
 
 if TYPE_CHECKING:
     from rat_tui.engine.events import EventBus
     from rat_tui.engine.ingest.ingestor import IngestResult
     from rat_tui.engine.records import PullRecord
-    from rat_tui.engine.sources.spec import HttpSource
+    from rat_tui.engine.sources.spec import Source
     from rat_tui.engine.state import State
     from rat_tui.engine.workspace import Workspace
 
@@ -33,7 +34,11 @@ if TYPE_CHECKING:
 RETRY_FIRST_SECONDS = 30.0
 RETRY_MAX_SECONDS = 3600.0
 # The module that pulls each kind of source, imported when a source of that kind is pulled.
-PULLERS = {"http": "rat_tui.engine.sources.http", "graphql": "rat_tui.engine.sources.http"}
+PULLERS = {
+    "http": "rat_tui.engine.sources.http",
+    "graphql": "rat_tui.engine.sources.http",
+    "postgres": "rat_tui.engine.sources.database",
+}
 
 
 @dataclass
@@ -86,9 +91,12 @@ def pull_sources(
         puller = importlib.import_module(PULLERS[source.type])
         started_at, started = now_iso(), time.perf_counter()
         try:
-            if source.incremental is not None:
-                _settle(ws, state, bus, run_id, name, report)
-            result = puller.pull(source, ws.landing, bronze=ws.table_path(source.table), full=full)
+            if isinstance(source, DbSource):  # straight into bronze, a commit per table
+                result = puller.pull_database(source, ws, run_id, full)
+            else:
+                if source.incremental is not None:
+                    _settle(ws, state, bus, run_id, name, report)
+                result = puller.pull(source, ws.landing, bronze=ws.table_path(source.table), full=full)
         except puller.SourceError as exc:
             error, pages = str(exc), exc.pages
         except StorageError:
@@ -118,7 +126,7 @@ def pull_sources(
     return report
 
 
-def next_due(source: HttpSource, last: PullRecord | None, failures: int = 0) -> datetime | None:
+def next_due(source: Source, last: PullRecord | None, failures: int = 0) -> datetime | None:
     """When the source is next due (None: now, it was never pulled). After a run of `failures`
     failed pulls, sooner: RETRY_FIRST_SECONDS, doubled with each failure up to RETRY_MAX_SECONDS,
     and never later than its regular time."""

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rat_tui.engine.sources import spec_parts as parts
+from rat_tui.engine.sources.db_spec import DbSource, parse_db
 from rat_tui.engine.sources.secrets import check_template
 from rat_tui.engine.sources.spec_parts import Auth, Bad, Incremental, Pagination, parse_every
 
-__all__ = ["Auth", "HttpSource", "Incremental", "Pagination", "parse_every", "parse_sources"]
+__all__ = ["Auth", "DbSource", "HttpSource", "Incremental", "Pagination", "Source", "parse_every", "parse_sources"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -74,7 +75,7 @@ _COMMON_KEYS = (
 _SOURCE_KEYS = {"http": (*_COMMON_KEYS, "params"), "graphql": (*_COMMON_KEYS, "query", "variables")}
 
 
-def parse_sources(raw: Any, bad: Bad) -> dict[str, HttpSource]:
+def parse_sources(raw: Any, bad: Bad) -> dict[str, Source]:
     """The `[sources]` table of rat.toml, validated; `bad(key, why)` makes the one-line error.
     Placeholders are only checked here, never resolved: a value from the environment is read
     at pull time and kept nowhere."""
@@ -82,7 +83,7 @@ def parse_sources(raw: Any, bad: Bad) -> dict[str, HttpSource]:
         return {}
     if not isinstance(raw, dict):
         raise bad("sources", "must be a table: [sources.<name>]")
-    out: dict[str, HttpSource] = {}
+    out: dict[str, Source] = {}
     for name, spec in raw.items():
         key = f"sources.{name}"
         if not NAME_RE.match(name):
@@ -96,8 +97,8 @@ def parse_sources(raw: Any, bad: Bad) -> dict[str, HttpSource]:
         if parser is None or not isinstance(kind, str):
             kinds = " or ".join(f'"{k}"' for k in PARSERS)
             raise bad(f"{key}.type", f"must be {kinds} (the kinds of source so far), not {kind!r}")
-        allowed = _SOURCE_KEYS[kind]
-        unknown = [k for k in spec if k not in allowed]
+        allowed = _SOURCE_KEYS.get(kind, ())
+        unknown = [k for k in spec if k not in allowed] if allowed else []  # a database source checks its own
         if unknown:
             raise bad(
                 f"{key}.{unknown[0]}", f"is not a source setting of type {kind} (expected one of: {', '.join(allowed)})"
@@ -165,8 +166,11 @@ def _parse_http(name: str, spec: dict[str, Any], key: str, bad: Bad) -> HttpSour
     )
 
 
+Source = HttpSource | DbSource
+
 # The parser of each kind of source (`type = "..."`): (name, its table, its key, bad) -> a spec.
-PARSERS: dict[str, Callable[[str, dict[str, Any], str, Bad], HttpSource]] = {
+PARSERS: dict[str, Callable[[str, dict[str, Any], str, Bad], Source]] = {
     "http": _parse_http,
     "graphql": _parse_http,
+    "postgres": parse_db,
 }
