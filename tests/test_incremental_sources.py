@@ -466,3 +466,23 @@ def test_postgres_source_settings_are_validated_naming_the_key(tmp_path: Path, b
     with pytest.raises(RatError) as caught:
         load_settings(tmp_path)
     assert key in str(caught.value) and says in str(caught.value), str(caught.value)
+
+
+def test_looking_up_landed_records_never_aborts_the_process_at_exit(ws: Path, api: Api) -> None:
+    """Found by the suite: `rat pull` exited with SIGABRT ("terminate called without an active
+    exception") after its work, from deltalake's filtered to_pyarrow_dataset() scan (32 exits in
+    40 in a loop); the lookup reads the Parquet files itself now."""
+    configure(ws, REST.format(base=api.base, lookback="0s"))
+    for rid in range(50):
+        api.put(rid, rid)
+    assert pull(ws)["pulled"] == 50
+    some = sorted(bronze(ws)["_record_hash"].to_list())[:2]
+    look = (
+        "import sys; from pathlib import Path; from rat_tui.engine.sources.cursor import landed_hashes; "
+        "print(len(landed_hashes(Path(sys.argv[1]), set(sys.argv[2:]) | {'nope'})))"
+    )
+    for _ in range(10):
+        done = subprocess.run(
+            [sys.executable, "-c", look, str(ws / "lake" / "bronze" / "items"), *some], capture_output=True, text=True
+        )
+        assert done.returncode == 0 and done.stdout.strip() == "2", done.stderr

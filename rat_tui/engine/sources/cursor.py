@@ -173,8 +173,27 @@ def landed_hashes(table_path: Path, hashes: set[str]) -> set[str]:
     import pyarrow.dataset as ds
 
     wanted = pa.array(sorted(hashes), type=pa.string())
-    found = dt.to_pyarrow_dataset().to_table(columns=[HASH_FIELD], filter=ds.field(HASH_FIELD).isin(wanted))
+    found = current_columns(dt, [HASH_FIELD], ds.field(HASH_FIELD).isin(wanted))
     return set(found.column(HASH_FIELD).to_pylist())
+
+
+def current_columns(dt: Any, columns: list[str], where: Any = None) -> Any:
+    """These columns of the table's current version (a pyarrow Table), `where` a dataset filter.
+
+    Read as plain Parquet files, not through deltalake's `to_pyarrow_dataset()`: a filtered scan
+    through that left a thread behind that aborted the process at exit ("terminate called
+    without an active exception", 32 exits in 40 here), after rat had done its work. Files
+    written before a column existed read it as nulls.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    from rat_tui.engine import lake
+
+    full = lake.arrow_schema(dt)
+    schema = pa.schema([full.field(c) for c in columns])
+    files = [uri.removeprefix("file://") for uri in dt.file_uris()]
+    return ds.dataset(files, format="parquet", schema=schema).to_table(columns=columns, filter=where)
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rat_tui.engine.errors import first_line
-from rat_tui.engine.sources.cursor import STATE_KEY
+from rat_tui.engine.sources.cursor import STATE_KEY, current_columns
 from rat_tui.engine.sources.db_spec import DbSource, DbTable
 from rat_tui.engine.sources.http import PullResult
 from rat_tui.engine.sources.requester import SourceError
@@ -213,8 +213,7 @@ class _Boundary:
         dt = lake.open_table(path)
         if dt is None or column not in lake.arrow_schema(dt).names:
             return cls()
-        data = dt.to_pyarrow_dataset()
-        newest = pc.max(data.to_table(columns=[column]).column(0))
+        newest = pc.max(current_columns(dt, [column]).column(0))
         if not newest.is_valid:
             return cls()
         if not keys:
@@ -222,7 +221,7 @@ class _Boundary:
                 "an incremental table needs its primary key to drop the rows on the boundary value it has "
                 "already landed; it has none in the catalog: set primary_key for it"
             )
-        tied = data.to_table(columns=list(keys), filter=ds.field(column) == newest)
+        tied = current_columns(dt, [*keys, column] if column not in keys else list(keys), ds.field(column) == newest)
         return cls(newest.as_py(), column, keys, set(zip(*(tied.column(k).to_pylist() for k in keys), strict=True)))
 
     def drop(self, batch: pa.RecordBatch) -> pa.RecordBatch:
